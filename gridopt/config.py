@@ -1,0 +1,347 @@
+"""Model files: one TOML file describes one study (network, window, data, assets, policy, solver).
+
+``load_model(path)`` parses and validates a file and returns a frozen :class:`ModelConfig`. Any
+problem is one :class:`~gridopt.errors.ConfigError` line naming the file, the key path, the value
+and what was expected, e.g.::
+
+    models/default.toml: time.hours must be greater than 0 (got -5)
+    models/default.toml: assets.battery[0].e_mwh_max: unknown key (expected one of: name, bus, ...)
+
+Units are in every key name. Times in the file are ISO 8601; a time without an offset is UTC.
+Data paths resolve against the data folder (``--data-dir`` / ``GRIDOPT_DATA_DIR``) when they
+exist there, else against the model file's folder.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from gridopt.errors import ConfigError
+
+__all__ = [
+    "ModelConfig",
+    "load_model",
+    "resolve_data_dir",
+    "builtin_model_path",
+    "builtin_models",
+    "DEFAULT_MODEL",
+]
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+MODELS_DIR = REPO_ROOT / "models"
+DEFAULT_MODEL = "default"
+
+NonNegative = Annotated[float, Field(ge=0)]
+Positive = Annotated[float, Field(gt=0)]
+Fraction = Annotated[float, Field(ge=0, le=1)]
+Efficiency = Annotated[float, Field(gt=0, le=1)]
+
+
+class _Strict(BaseModel):
+    """Every section forbids unknown keys and is immutable once loaded."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class NetworkSection(_Strict):
+    source: str = Field(description="pandapower:<name>, simbench:<code>, or a .json/.m/.mat path")
+    formulation: Literal["auto", "dc", "lindistflow"] = "auto"
+
+
+class TimeSection(_Strict):
+    start: datetime
+    end: datetime | None = None
+    hours: Annotated[int, Field(gt=0)] | None = None
+    step: Literal["15min", "1h"] = "1h"
+
+    @model_validator(mode="after")
+    def _one_of_end_or_hours(self) -> TimeSection:
+        if (self.end is None) == (self.hours is None):
+            raise ValueError("give exactly one of 'end' or 'hours'")
+        if self.end is not None and _utc(self.end) <= _utc(self.start):
+            raise ValueError(f"'end' must be after 'start' (got {self.end} <= {self.start})")
+        return self
+
+    @property
+    def start_utc(self) -> datetime:
+        """Window start, naive UTC."""
+        return _utc(self.start)
+
+    @property
+    def end_utc(self) -> datetime:
+        """Window end (exclusive), naive UTC."""
+        if self.end is not None:
+            return _utc(self.end)
+        return self.start_utc + timedelta(hours=self.hours)
+
+
+class SeriesSection(_Strict):
+    """One data source. ``loader`` names an entry of ``gridopt.sources.LOADERS``."""
+
+    loader: str
+    path: str | None = None
+    stations: list[str] | None = None
+    shift_to_year: int | None = Field(
+        None, description="relabel the data's timestamps to this year, shifted by whole weeks"
+    )
+    region: str | None = None
+    year: int | None = None
+    buses: list[int] | None = None
+    sessions_per_day: NonNegative | None = None
+    p_max_kw: Positive | None = None
+    seed: int = 0
+    scale: Positive = 1.0
+
+
+class GridSection(_Strict):
+    """The external grid: energy price (time-of-use in local time) and exchange limits."""
+
+    price_per_mwh: float = 60.0
+    peak_price_per_mwh: float | None = None
+    peak_hours_local: tuple[int, int] = (17, 21)
+    timezone: str = "UTC"
+    import_max_mw: Positive | None = None
+    export_max_mw: NonNegative | None = None
+
+
+class RenewableAsset(_Strict):
+    name: str
+    bus: Annotated[int, Field(ge=0)]
+    p_mw: Positive
+    profile: str = Field(description="series variable with availability in pu (0..1)")
+
+
+class BatteryAsset(_Strict):
+    name: str
+    bus: Annotated[int, Field(ge=0)]
+    p_mw: Positive
+    e_mwh: Positive
+    eta_charge: Efficiency = 0.95
+    eta_discharge: Efficiency = 0.95
+    soc_min: Fraction = 0.1
+    soc_max: Fraction = 0.9
+    soc_initial: Fraction = 0.5
+    standing_loss_per_h: Fraction = 0.0
+    cyclic: bool = True
+    degradation_cost_per_mwh: NonNegative = 0.0
+
+    @model_validator(mode="after")
+    def _soc_bounds(self) -> BatteryAsset:
+        if not self.soc_min <= self.soc_initial <= self.soc_max:
+            raise ValueError(
+                "soc_min <= soc_initial <= soc_max must hold "
+                f"(got {self.soc_min} <= {self.soc_initial} <= {self.soc_max})"
+            )
+        return self
+
+
+class ThermalAsset(_Strict):
+    name: str
+    bus: Annotated[int, Field(ge=0)]
+    p_min_mw: NonNegative = 0.0
+    p_max_mw: Positive
+    ramp_mw_per_h: Positive | None = None
+    cost_per_mwh: NonNegative
+    co2_t_per_mwh: NonNegative
+    nox_t_per_mwh: NonNegative = 0.0
+    so2_t_per_mwh: NonNegative = 0.0
+    pm25_t_per_mwh: NonNegative = 0.0
+
+    @model_validator(mode="after")
+    def _min_below_max(self) -> ThermalAsset:
+        if self.p_min_mw > self.p_max_mw:
+            raise ValueError(f"p_min_mw must be <= p_max_mw (got {self.p_min_mw} > {self.p_max_mw})")
+        return self
+
+
+class EvSection(_Strict):
+    """EV charging: sessions come from a series entry whose loader yields sessions."""
+
+    sessions: str = Field(description="name of the [series.*] entry that yields EV sessions")
+    v2g: bool = False
+    formulation: Literal["auto", "sessions", "aggregate"] = "auto"
+
+
+class Assets(_Strict):
+    pv: list[RenewableAsset] = []
+    wind: list[RenewableAsset] = []
+    battery: list[BatteryAsset] = []
+    thermal: list[ThermalAsset] = []
+    ev: EvSection | None = None
+
+
+class AirQualityPolicy(_Strict):
+    mode: Literal["off", "price", "cap"] = "off"
+    standard: Literal["epa", "china"] = "china"
+    threshold_aqi: Positive = 200
+    factor: Positive = 5.0
+    stations: list[str] = []
+
+
+class Policy(_Strict):
+    carbon_price_per_t: NonNegative = 0.0
+    co2_signal: Literal["marginal", "average"] = "marginal"
+    co2_cap_t: Positive | None = None
+    damage_cost_per_t: dict[Literal["nox", "so2", "pm25"], NonNegative] = {}
+    curtailment_cost_per_mwh: NonNegative = 0.0
+    air_quality: AirQualityPolicy = AirQualityPolicy()
+
+
+class Solver(_Strict):
+    time_limit_s: Positive = 600.0
+    threads: Annotated[int, Field(ge=1)] | None = None
+
+
+class ModelConfig(_Strict):
+    """A validated model file. ``path`` is where it was read from; ``data_dir`` the data folder."""
+
+    name: str
+    description: str = ""
+    network: NetworkSection
+    time: TimeSection
+    series: dict[str, SeriesSection] = {}
+    grid: GridSection = GridSection()
+    assets: Assets = Assets()
+    policy: Policy = Policy()
+    solver: Solver = Solver()
+    path: Path | None = None
+    data_dir: Path | None = None
+
+    @model_validator(mode="after")
+    def _references(self) -> ModelConfig:
+        if self.assets.ev is not None and self.assets.ev.sessions not in self.series:
+            raise ValueError(
+                f"assets.ev.sessions must name a [series.*] entry (got {self.assets.ev.sessions!r}; "
+                f"have {sorted(self.series)})"
+            )
+        return self
+
+    def resolve(self, relpath: str) -> Path:
+        """A data path: the data folder first, then the model file's folder."""
+        candidates = [self.data_dir / relpath] if self.data_dir else []
+        if self.path is not None:
+            candidates.append(self.path.parent / relpath)
+        for candidate in candidates:
+            if candidate.exists():
+                return candidate
+        tried = ", ".join(str(c) for c in candidates) or relpath
+        raise ConfigError(
+            f"{self.path}: data file {relpath!r} not found (looked in {tried}; "
+            "set --data-dir or GRIDOPT_DATA_DIR, see `gridopt data list`)"
+        )
+
+
+def _utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        return value
+    return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+
+def builtin_models() -> list[str]:
+    """Names of the models shipped in ``models/``."""
+    return sorted(p.stem for p in MODELS_DIR.glob("*.toml"))
+
+
+def builtin_model_path(name: str) -> Path:
+    """The file of a shipped model."""
+    return MODELS_DIR / f"{name}.toml"
+
+
+def resolve_data_dir(explicit: str | Path | None = None) -> Path | None:
+    """The public-data folder: ``explicit``, else ``$GRIDOPT_DATA_DIR``, else None."""
+    value = explicit or os.environ.get("GRIDOPT_DATA_DIR")
+    return Path(value).expanduser().resolve() if value else None
+
+
+def load_model(model: str | Path | None = None, data_dir: str | Path | None = None) -> ModelConfig:
+    """Read and validate a model file: a path, or the name of a shipped model (default: 'default')."""
+    path = _model_path(model)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the model file ({exc.strerror})") from None
+    raw.setdefault("name", path.stem)
+    try:
+        return ModelConfig(**raw, path=path.resolve(), data_dir=resolve_data_dir(data_dir))
+    except ValidationError as exc:
+        raise ConfigError(f"{path}: {_describe(exc)}") from None
+    except TypeError as exc:  # a key shadowing path/data_dir given twice
+        raise ConfigError(f"{path}: {exc}") from None
+
+
+def _model_path(model: str | Path | None) -> Path:
+    if model is None:
+        model = DEFAULT_MODEL
+    path = Path(model)
+    if path.suffix != ".toml" and not path.exists():
+        shipped = builtin_model_path(str(model))
+        if shipped.exists():
+            return shipped
+        raise ConfigError(
+            f"model {str(model)!r} is neither a file nor a shipped model "
+            f"(shipped: {', '.join(builtin_models())})"
+        )
+    if not path.exists():
+        raise ConfigError(f"{path}: model file not found")
+    return path
+
+
+def _describe(exc: ValidationError) -> str:
+    """The first validation error as one line: key path, what was expected, the value."""
+    err = exc.errors(include_url=False)[0]
+    key = _key_path(err["loc"])
+    got = err.get("input")
+    if err["type"] == "extra_forbidden":
+        return f"{key}: unknown key (expected one of: {_allowed_keys(err['loc'])})"
+    if err["type"] == "missing":
+        return f"{key}: required key is missing"
+    message = err["msg"].removeprefix("Value error, ")
+    message = message.replace("Input should be", "must be")
+    if isinstance(got, dict):  # model-level validators: the message carries the values
+        return f"{key or 'model'}: {message}"
+    return f"{key}: {message} (got {got!r})"
+
+
+def _key_path(loc: tuple[Any, ...]) -> str:
+    parts = []
+    for item in loc:
+        if isinstance(item, int):
+            parts[-1] = f"{parts[-1]}[{item}]"
+        else:
+            parts.append(str(item))
+    return ".".join(parts)
+
+
+def _allowed_keys(loc: tuple[Any, ...]) -> str:
+    """The keys the section holding ``loc[-1]`` accepts."""
+    cls: Any = ModelConfig
+    for item in loc[:-1]:
+        if isinstance(item, int):
+            continue
+        field = cls.model_fields.get(str(item))
+        if field is None:
+            break
+        cls = _section_class(field.annotation)
+        if cls is None:
+            return "?"
+    fields = [k for k in cls.model_fields if k not in ("path", "data_dir")]
+    return ", ".join(fields)
+
+
+def _section_class(annotation: Any) -> type[BaseModel] | None:
+    """The model class inside ``X``, ``list[X]``, ``dict[str, X]`` or ``X | None``."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _section_class(arg)
+        if found is not None:
+            return found
+    return None

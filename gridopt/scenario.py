@@ -1,0 +1,252 @@
+"""A study ready to optimize: the network with its added assets, the series on one time index,
+EV sessions, and the dispatch options, built once from a model file and validated on the way.
+
+Sign conventions: loads and charging consume (positive MW drawn from the grid); sgen, gen and
+external-grid import inject (positive MW into the grid).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from gridopt.config import ModelConfig
+from gridopt.errors import ConfigError, DataError
+from gridopt.sources import SourceContext, load_source
+
+__all__ = ["Scenario", "build_scenario", "time_index"]
+
+REQUIRED_SIGNALS = ("ext_grid_co2_average_t_per_mwh", "ext_grid_co2_marginal_t_per_mwh")
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """Inputs of one optimization. ``series`` holds only the model window at the model step."""
+
+    name: str
+    net: Any  # pandapowerNet; a private copy with the model's assets added
+    series: xr.Dataset
+    ev_sessions: xr.Dataset | None
+    options: Mapping[str, Any]
+    config: ModelConfig | None = None
+    sources: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+
+def time_index(config: ModelConfig) -> pd.DatetimeIndex:
+    """The model's time steps (naive UTC, step start times)."""
+    t = config.time
+    return pd.date_range(t.start_utc, t.end_utc, freq=t.step, inclusive="left")
+
+
+def build_scenario(config: ModelConfig, progress: Callable[[str], None] | None = None) -> Scenario:
+    """Load network and series, add the assets, and check that everything fits together."""
+    from gridopt.network import check_network, load_network
+
+    say = progress or (lambda _msg: None)
+    base_dir = config.path.parent if config.path else None
+    say(f"network {config.network.source}")
+    net = load_network(config.network.source, base_dir=base_dir)
+    check_network(net)
+    times = time_index(config)
+    ctx = SourceContext(config, net, times[0].to_pydatetime(), config.time.end_utc)
+    series, sessions, sources = _load_all(config, ctx, times, say)
+    series = _with_static_defaults(series, net, times)
+    series["ext_grid_price_per_mwh"] = _tariff(config, times)
+    net, series, options = _add_assets(config, net, series)
+    _check_signals(config, series)
+    _check_finite(config, series)
+    sessions = _sessions_for_model(config, sessions, net)
+    return Scenario(config.name, net, series, sessions, options, config, sources)
+
+
+def _load_all(config, ctx, times, say):
+    frames, sessions, sources = [], {}, {}
+    for name, spec in config.series.items():
+        say(f"series {name} ({spec.loader})")
+        ds = load_source(name, spec, ctx)
+        sources[name] = {"loader": spec.loader, "path": spec.path, "attrs": dict(ds.attrs)}
+        if "session" in ds.dims:
+            sessions[name] = ds
+            continue
+        if "time" in ds.dims:
+            ds = ds.reindex(time=times)
+        for var in ds.data_vars.values():
+            var.attrs.setdefault("source_series", name)
+        frames.append(ds.drop_attrs(deep=False))
+    series = xr.merge(frames, compat="no_conflicts", join="outer") if frames else xr.Dataset()
+    series = series.reindex(time=times) if "time" in series.dims else series.assign_coords(time=times)
+    series.attrs = {"model": config.name, "step": config.time.step}
+    return series, sessions, sources
+
+
+def _with_static_defaults(series: xr.Dataset, net, times: pd.DatetimeIndex) -> xr.Dataset:
+    """Networks without profiles (pandapower built-ins): loads and sgens held at their table values."""
+    static = {
+        "load_p_mw": ("load", "p_mw", "MW"),
+        "load_q_mvar": ("load", "q_mvar", "Mvar"),
+        "sgen_p_max_mw": ("sgen", "p_mw", "MW"),
+    }
+    for name, (table, column, units) in static.items():
+        frame = getattr(net, table)
+        if name in series or frame.empty:
+            continue
+        values = (frame[column] * frame["scaling"]).to_numpy(dtype=float)
+        series[name] = xr.DataArray(
+            np.broadcast_to(values, (times.size, values.size)).copy(),
+            dims=("time", table),
+            coords={"time": times, table: frame.index.to_numpy()},
+            attrs={"units": units, "long_name": f"{table} {column} held at the network's value",
+                   "source_series": f"static (net.{table}.{column})", "cell_methods": "time: mean"},
+        )
+    return series
+
+
+def _tariff(config: ModelConfig, times: pd.DatetimeIndex) -> xr.DataArray:
+    """External-grid energy price: flat, with an optional daily peak window in local time."""
+    grid = config.grid
+    price = np.full(times.size, grid.price_per_mwh)
+    if grid.peak_price_per_mwh is not None:
+        hour = times.tz_localize("UTC").tz_convert(grid.timezone).hour
+        lo, hi = grid.peak_hours_local
+        price[(hour >= lo) & (hour < hi)] = grid.peak_price_per_mwh
+    return xr.DataArray(
+        price,
+        dims="time",
+        coords={"time": times},
+        attrs={"units": "EUR/MWh", "long_name": "external grid energy price",
+               "source_series": "grid tariff (model file)", "cell_methods": "time: mean"},
+    )
+
+
+def _add_assets(config: ModelConfig, net, series: xr.Dataset):
+    """Copy the net and add the model's PV, wind, batteries and thermal units to it."""
+    import pandapower as pp
+
+    net = copy.deepcopy(net)
+    assets = config.assets
+    _check_buses(config, net)
+    new_sgens = {}
+    for kind, items in (("PV", assets.pv), ("WP", assets.wind)):
+        for a in items:
+            idx = pp.create_sgen(net, a.bus, p_mw=a.p_mw, name=a.name, type=kind)
+            new_sgens[idx] = _availability(config, series, a) * a.p_mw
+    if new_sgens:
+        series = _append_sgens(series, new_sgens)
+    storage = {}
+    for b in assets.battery:
+        idx = pp.create_storage(net, b.bus, p_mw=0.0, max_e_mwh=b.e_mwh, name=b.name,
+                                max_p_mw=b.p_mw, min_p_mw=-b.p_mw, soc_percent=100 * b.soc_initial)
+        storage[idx] = b.model_dump(exclude={"name", "bus"})
+    thermal = {}
+    for g in assets.thermal:
+        idx = pp.create_gen(net, g.bus, p_mw=g.p_min_mw, name=g.name, min_p_mw=g.p_min_mw,
+                            max_p_mw=g.p_max_mw, controllable=True)
+        thermal[idx] = g.model_dump(exclude={"name", "bus"})
+    return net, series, _options(config, storage, thermal)
+
+
+def _check_buses(config: ModelConfig, net) -> None:
+    groups = {"pv": config.assets.pv, "wind": config.assets.wind,
+              "battery": config.assets.battery, "thermal": config.assets.thermal}
+    for group, items in groups.items():
+        for i, a in enumerate(items):
+            if a.bus not in net.bus.index:
+                raise ConfigError(
+                    f"{config.path}: assets.{group}[{i}].bus must be a bus of "
+                    f"{config.network.source} (0..{net.bus.index.max()}) (got {a.bus})"
+                )
+
+
+def _availability(config: ModelConfig, series: xr.Dataset, asset) -> xr.DataArray:
+    if asset.profile not in series:
+        have = sorted(str(v) for v in series.data_vars if str(v).endswith("_pu"))
+        raise ConfigError(
+            f"{config.path}: asset {asset.name!r} profile must name a series variable in pu "
+            f"(got {asset.profile!r}; available: {have})"
+        )
+    profile = series[asset.profile]
+    if profile.ndim != 1:  # a per-station profile: take the first station
+        profile = profile.isel({d: 0 for d in profile.dims if d != "time"})
+    return profile.clip(min=0.0).fillna(0.0)
+
+
+def _append_sgens(series: xr.Dataset, new: dict[int, xr.DataArray]) -> xr.Dataset:
+    added = xr.concat(
+        [v.drop_vars([c for c in v.coords if c != "time"]) for v in new.values()], dim="sgen"
+    ).assign_coords(sgen=list(new)).transpose("time", "sgen")
+    if "sgen_p_max_mw" in series:
+        attrs = series["sgen_p_max_mw"].attrs
+        merged = xr.concat([series["sgen_p_max_mw"], added], dim="sgen").assign_attrs(attrs)
+        return series.drop_vars("sgen_p_max_mw").assign(sgen_p_max_mw=merged)
+    return series.assign(sgen_p_max_mw=added.assign_attrs(units="MW", cell_methods="time: mean"))
+
+
+def _options(config: ModelConfig, storage: dict, thermal: dict) -> dict[str, Any]:
+    """Dispatch options from the model file (keyword arguments of ``gridopt.optimize``)."""
+    p = config.policy
+    return {
+        "network_formulation": config.network.formulation,
+        "carbon_price_per_t": p.carbon_price_per_t,
+        "co2_signal": p.co2_signal,
+        "co2_cap_t": p.co2_cap_t,
+        "damage_cost_per_t": dict(p.damage_cost_per_t),
+        "curtailment_cost_per_mwh": p.curtailment_cost_per_mwh,
+        "import_max_mw": config.grid.import_max_mw,
+        "export_max_mw": config.grid.export_max_mw,
+        "storage_params": storage,
+        "gen_params": thermal,
+        "ev_v2g": bool(config.assets.ev and config.assets.ev.v2g),
+        "ev_formulation": config.assets.ev.formulation if config.assets.ev else "auto",
+        "time_limit_s": config.solver.time_limit_s,
+        "threads": config.solver.threads,
+    }
+
+
+def _check_signals(config: ModelConfig, series: xr.Dataset) -> None:
+    missing = [s for s in REQUIRED_SIGNALS if s not in series]
+    if missing:
+        raise ConfigError(
+            f"{config.path}: no [series.*] entry gives {', '.join(missing)}; add a carbon source "
+            "(loader simbench_carbon, eia930 or china_grid_factor)"
+        )
+
+
+def _check_finite(config: ModelConfig, series: xr.Dataset) -> None:
+    """Every series that drives a decision must be a finite number at every step."""
+    for name in ("load_p_mw", "load_q_mvar", "sgen_p_max_mw", "ext_grid_price_per_mwh", *REQUIRED_SIGNALS):
+        if name not in series:
+            continue
+        values = series[name].transpose("time", ...).values
+        bad = ~np.isfinite(values)
+        if bad.any():
+            t, *rest = np.argwhere(bad)[0]
+            element = ""
+            if rest:
+                dim = series[name].transpose("time", ...).dims[1]
+                element = f" {dim} {series[dim].values[rest[0]]}"
+            raise DataError(
+                f"{config.path}: series {name}{element} must be finite at every step "
+                f"(got {values[bad][0]} at {series.time.values[t]} UTC, {int(bad.sum())} values in all; "
+                f"source {series[name].attrs.get('source_series', '?')})"
+            )
+
+
+def _sessions_for_model(config: ModelConfig, sessions: dict, net) -> xr.Dataset | None:
+    if config.assets.ev is None:
+        return None
+    ds = sessions.get(config.assets.ev.sessions)
+    if ds is None:
+        raise ConfigError(
+            f"{config.path}: assets.ev.sessions names series {config.assets.ev.sessions!r}, "
+            "which yields no sessions (use loader acn_sessions or synthetic_ev)"
+        )
+    unknown = sorted(set(ds["ev_bus"].values.tolist()) - set(net.bus.index))
+    if unknown:
+        raise ConfigError(f"{config.path}: EV sessions name buses not in the network: {unknown[:5]}")
+    return ds

@@ -1,0 +1,224 @@
+"""Series sources named in model files (``[series.<name>] loader = "..."``).
+
+Each loader turns one ``[series.*]`` entry into an ``xr.Dataset`` named by the scenario contract
+(``load_p_mw``, ``sgen_p_max_mw``, ``ext_grid_co2_average_t_per_mwh``, ``aq_pm25_ug_m3``,
+``pv_availability_pu``, EV sessions with dimension ``session`` …). :func:`load_source` then
+relabels years if asked, cuts the model's window, checks the data covers it, and resamples to the
+model step by each variable's ``cell_methods`` rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from gridopt.config import ModelConfig, SeriesSection
+from gridopt.errors import ConfigError, DataError
+from gridopt.io.series import resample
+
+__all__ = ["LOADERS", "SourceContext", "load_source", "shift_to_year"]
+
+
+@dataclass(frozen=True)
+class SourceContext:
+    """What a loader may use: the validated model, its network and the UTC window [start, end)."""
+
+    config: ModelConfig
+    net: object
+    start: datetime
+    end: datetime
+
+
+def _simbench_profiles(spec: SeriesSection, ctx: SourceContext) -> xr.Dataset:
+    from gridopt.io.simbench import open_simbench_profiles
+
+    return open_simbench_profiles(ctx.net)
+
+
+def _simbench_carbon(spec: SeriesSection, ctx: SourceContext) -> xr.Dataset:
+    from gridopt.environment import simbench_carbon_signal
+
+    return simbench_carbon_signal()
+
+
+def _eia930(spec: SeriesSection, ctx: SourceContext) -> xr.Dataset:
+    from gridopt.environment import marginal_intensity
+    from gridopt.io.eia930 import IPCC_AR5_LIFECYCLE_G_PER_KWH, open_eia930
+
+    raw = open_eia930(ctx.config.resolve(_need_path(spec, ctx)))
+    factors = {fuel: g / 1000 for fuel, g in IPCC_AR5_LIFECYCLE_G_PER_KWH.items()}
+    marginal, _fit = marginal_intensity(raw["generation_mw"], factors)
+    average = raw["grid_co2_average_t_per_mwh"]
+    return xr.Dataset(
+        {"ext_grid_co2_average_t_per_mwh": average, "ext_grid_co2_marginal_t_per_mwh": marginal},
+        attrs=raw.attrs,
+    )
+
+
+def _china_grid_factor(spec: SeriesSection, ctx: SourceContext) -> xr.Dataset:
+    from gridopt.io.china_factors import open_china_grid_factors
+
+    return open_china_grid_factors(
+        ctx.config.resolve(_need_path(spec, ctx)),
+        region=spec.region or "Beijing",
+        year=spec.year or 2022,
+        start=ctx.start,
+        end=ctx.end,
+    )
+
+
+def _beijing_multisite(spec: SeriesSection, ctx: SourceContext) -> xr.Dataset:
+    from gridopt.io.airquality import open_beijing_multisite
+
+    return open_beijing_multisite(ctx.config.resolve(_need_path(spec, ctx)), stations=spec.stations)
+
+
+def _china_5cities(spec: SeriesSection, ctx: SourceContext) -> xr.Dataset:
+    from gridopt.io.airquality import open_china_5cities
+
+    return open_china_5cities(ctx.config.resolve(_need_path(spec, ctx)))
+
+
+def _airquality_uci(spec: SeriesSection, ctx: SourceContext) -> xr.Dataset:
+    from gridopt.io.airquality import open_airquality_uci
+
+    return open_airquality_uci(ctx.config.resolve(_need_path(spec, ctx)))
+
+
+def _sgcc_pv(spec: SeriesSection, ctx: SourceContext) -> xr.Dataset:
+    from gridopt.io.sgcc_pv import open_sgcc_pv
+
+    return open_sgcc_pv(ctx.config.resolve(_need_path(spec, ctx)))
+
+
+def _tmy_pv(spec: SeriesSection, ctx: SourceContext) -> xr.Dataset:
+    from gridopt.io.tmy import builtin_tmy_path, open_tmy, pv_availability_from_weather
+
+    path = ctx.config.resolve(spec.path) if spec.path else builtin_tmy_path()
+    weather = open_tmy(path)
+    weather["pv_availability_pu"] = pv_availability_from_weather(weather, tilt_deg=30, azimuth_deg=180)
+    return weather
+
+
+def _netcdf(spec: SeriesSection, ctx: SourceContext) -> xr.Dataset:
+    from gridopt.io.generic import open_netcdf_series
+
+    return open_netcdf_series(ctx.config.resolve(_need_path(spec, ctx)))
+
+
+def _acn_sessions(spec: SeriesSection, ctx: SourceContext) -> xr.Dataset:
+    from gridopt.io.acn import open_acn_sessions, sessions_in_window
+
+    raw = sessions_in_window(open_acn_sessions(ctx.config.resolve(_need_path(spec, ctx))), ctx.start, ctx.end)
+    return _sessions_at_buses(raw, _need_buses(spec, ctx))
+
+
+def _synthetic_ev(spec: SeriesSection, ctx: SourceContext) -> xr.Dataset:
+    from gridopt.io.ev_synthetic import synthetic_sessions
+
+    return synthetic_sessions(
+        _need_buses(spec, ctx),
+        pd.Timestamp(ctx.start),
+        pd.Timestamp(ctx.end),
+        sessions_per_day=spec.sessions_per_day if spec.sessions_per_day is not None else 20,
+        p_max_kw=spec.p_max_kw or 11.0,
+        timezone=ctx.config.grid.timezone,
+        seed=spec.seed,
+    )
+
+
+LOADERS: dict[str, Callable[[SeriesSection, SourceContext], xr.Dataset]] = {
+    "simbench_profiles": _simbench_profiles,
+    "simbench_carbon": _simbench_carbon,
+    "eia930": _eia930,
+    "china_grid_factor": _china_grid_factor,
+    "beijing_multisite": _beijing_multisite,
+    "china_5cities": _china_5cities,
+    "airquality_uci": _airquality_uci,
+    "sgcc_pv": _sgcc_pv,
+    "tmy_pv": _tmy_pv,
+    "netcdf": _netcdf,
+    "acn_sessions": _acn_sessions,
+    "synthetic_ev": _synthetic_ev,
+}
+"""Loader name → function. Session loaders return a dataset with dimension ``session``."""
+
+
+def _need_path(spec: SeriesSection, ctx: SourceContext) -> str:
+    if spec.path is None:
+        raise ConfigError(f"{ctx.config.path}: loader {spec.loader!r} needs a 'path' key")
+    return spec.path
+
+
+def _need_buses(spec: SeriesSection, ctx: SourceContext) -> list[int]:
+    if not spec.buses:
+        raise ConfigError(f"{ctx.config.path}: loader {spec.loader!r} needs a 'buses' list")
+    return spec.buses
+
+
+def _sessions_at_buses(raw: xr.Dataset, buses: list[int]) -> xr.Dataset:
+    """Give measured sessions a bus: charging stations are spread over ``buses`` in turn."""
+    stations = np.unique(raw["ev_station"].values)
+    bus_of = {s: buses[i % len(buses)] for i, s in enumerate(stations)}
+    energy = raw["ev_energy_requested_mwh"].fillna(raw["ev_energy_delivered_mwh"])
+    return xr.Dataset(
+        {
+            "ev_bus": ("session", np.array([bus_of[s] for s in raw["ev_station"].values])),
+            "ev_arrival_time": raw["ev_arrival_time"],
+            "ev_departure_time": raw["ev_departure_time"],
+            "ev_energy_mwh": energy.assign_attrs(units="MWh", long_name="energy requested by departure"),
+            "ev_p_max_mw": raw["ev_p_max_mw"],
+            "ev_station": raw["ev_station"],
+        },
+        attrs=raw.attrs,
+    )
+
+
+def shift_to_year(ds: xr.Dataset, year: int) -> xr.Dataset:
+    """Relabel timestamps into ``year`` by whole weeks, so weekdays stay weekdays."""
+    times = ds.indexes["time"]
+    source_year = times[len(times) // 2].year
+    weeks = round((year - source_year) * 365.2425 / 7)
+    shifted = ds.assign_coords(time=times + pd.Timedelta(weeks=weeks))
+    shifted.attrs["time_shift_days"] = weeks * 7
+    return shifted
+
+
+def load_source(name: str, spec: SeriesSection, ctx: SourceContext) -> xr.Dataset:
+    """Load one ``[series.<name>]`` entry, cut to the window and resampled to the model step."""
+    loader = LOADERS.get(spec.loader)
+    if loader is None:
+        raise ConfigError(
+            f"{ctx.config.path}: series.{name}.loader must be one of {sorted(LOADERS)} "
+            f"(got {spec.loader!r})"
+        )
+    ds = loader(spec, ctx)
+    if "time" not in ds.dims:  # sessions or constants
+        return ds
+    if spec.shift_to_year is not None:
+        ds = shift_to_year(ds, spec.shift_to_year)
+    ds = _window(ds, name, spec, ctx)
+    ds = resample(ds, ctx.config.time.step)
+    if spec.scale != 1.0:
+        for key in [k for k in ds.data_vars if not str(k).endswith("_qc")]:
+            ds[key] = (ds[key] * spec.scale).assign_attrs(ds[key].attrs)
+    ds.attrs.update(loader=spec.loader, series=name)
+    return ds
+
+
+def _window(ds: xr.Dataset, name: str, spec: SeriesSection, ctx: SourceContext) -> xr.Dataset:
+    times = ds.indexes["time"]
+    step = pd.Timedelta(np.diff(times[:2])[0]) if len(times) > 1 else pd.Timedelta(ctx.config.time.step)
+    first, last_end = times[0], times[-1] + step
+    if first > pd.Timestamp(ctx.start) or last_end < pd.Timestamp(ctx.end):
+        raise DataError(
+            f"{ctx.config.path}: series.{name} ({spec.loader}) covers {first:%Y-%m-%d %H:%M} to "
+            f"{last_end:%Y-%m-%d %H:%M} UTC, which does not contain the window "
+            f"{ctx.start:%Y-%m-%d %H:%M} to {ctx.end:%Y-%m-%d %H:%M} UTC"
+        )
+    return ds.sel(time=slice(pd.Timestamp(ctx.start), pd.Timestamp(ctx.end) - pd.Timedelta("1ns")))
