@@ -149,7 +149,7 @@ def resample(ds: xr.Dataset, step: str) -> xr.Dataset:
     Upsampling (a finer step than the data) repeats a power/mean value and splits an energy/sum
     value evenly, so totals are kept. Variables without a ``time`` dimension pass through.
     """
-    src = pd.to_timedelta(pd.infer_freq(ds.indexes["time"][:5]) or _step_of(ds))
+    src = _step_of(ds)
     dst = pd.to_timedelta(step)
     if src == dst:
         return ds
@@ -170,6 +170,7 @@ def resample(ds: xr.Dataset, step: str) -> xr.Dataset:
 
 
 def _step_of(ds: xr.Dataset) -> pd.Timedelta:
+    """The data's step: the smallest spacing of its time index."""
     return pd.Timedelta(np.diff(ds.indexes["time"]).min())
 
 
