@@ -182,15 +182,21 @@ def _resample_values(var: xr.DataArray, rule: Rule, dst: pd.Timedelta, src: pd.T
         if rule is Rule.POINT:
             return r.first(skipna=False)
         return r.mean(skipna=False)
-    up = var.resample(time=dst).ffill()
+    up = var.reindex(time=_finer_index(var, src, dst), method="ffill")
     return up * (dst / src) if rule is Rule.SUM else up
+
+
+def _finer_index(var: xr.DataArray, src: pd.Timedelta, dst: pd.Timedelta) -> pd.DatetimeIndex:
+    """Every ``dst`` step inside the data's span, including the whole of its last ``src`` step."""
+    times = var.indexes["time"]
+    return pd.date_range(times[0], times[-1] + src - dst, freq=dst)
 
 
 def _resample_flags(var: xr.DataArray, dst: pd.Timedelta, src: pd.Timedelta) -> xr.DataArray:
     if dst > src:
         out = var.resample(time=dst).reduce(np.bitwise_or.reduce, dim="time")
     else:
-        out = var.resample(time=dst).ffill()
+        out = var.reindex(time=_finer_index(var, src, dst), method="ffill")
     out = out.astype(np.uint8)
     out.attrs = dict(var.attrs)
     return out
