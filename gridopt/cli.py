@@ -79,11 +79,54 @@ def cmd_data_fetch(args: argparse.Namespace) -> int:
     return 0
 
 
+def _store(args: argparse.Namespace):
+    from gridopt.store import Store
+
+    return Store(args.store)
+
+
+def cmd_runs_list(args: argparse.Namespace) -> int:
+    records = _store(args).list(model=args.model, status=args.status, limit=args.limit)
+    if not records:
+        out.print(f"no runs in {_store(args).root}")
+        return 0
+    rows = [{"run id": r.run_id, "model": r.model, "created (UTC)": f"{r.created:%Y-%m-%d %H:%M:%S}",
+             "status": r.status, "objective": _num(r.objective),
+             "CO2 avoided (marginal) t": _num(r.kpis.get("co2_marginal_avoided_t"))}
+            for r in records]
+    out.print(_table(f"runs in {_store(args).root}", rows))
+    return 0
+
+
+def cmd_runs_show(args: argparse.Namespace) -> int:
+    store = _store(args)
+    manifest = store.manifest(args.run_id)
+    head = {k: str(manifest.get(k)) for k in ("run_id", "model", "created", "status", "objective")}
+    out.print(_pairs(f"run {args.run_id}", head))
+    kpis = manifest.get("kpis") or {}
+    if kpis:
+        out.print(_pairs("key figures", {k: _num(v) for k, v in kpis.items()}))
+    for line in manifest.get("explanation") or []:
+        out.print(f"  {line}", markup=False)
+    return 0
+
+
+def cmd_runs_export(args: argparse.Namespace) -> int:
+    path = _store(args).export_csv(args.run_id, args.variable, args.out)
+    out.print(f"wrote {path}")
+    return 0
+
+
+def _num(value) -> str:
+    return "-" if value is None else f"{value:,.4g}"
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gridopt", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"gridopt {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
     parser.add_argument("--data-dir", help="folder of public data files (default: $GRIDOPT_DATA_DIR)")
+    parser.add_argument("--store", help="run store folder (default: $GRIDOPT_STORE or ./gridopt-runs)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("inspect", help="summarise a model: network, assets, window, series")
@@ -97,6 +140,22 @@ def _parser() -> argparse.ArgumentParser:
     p = data.add_parser("fetch", help="download a public data set into the data folder")
     p.add_argument("name")
     p.set_defaults(func=cmd_data_fetch)
+
+    runs = sub.add_parser("runs", help="the run store: list, show, export").add_subparsers(
+        dest="runs_command", required=True, metavar="ACTION")
+    p = runs.add_parser("list", help="runs in the store, newest first")
+    p.add_argument("--model")
+    p.add_argument("--status")
+    p.add_argument("--limit", type=int)
+    p.set_defaults(func=cmd_runs_list)
+    p = runs.add_parser("show", help="one run's status, key figures and explanation")
+    p.add_argument("run_id")
+    p.set_defaults(func=cmd_runs_show)
+    p = runs.add_parser("export", help="CSV of one variable, or a folder of CSVs of all")
+    p.add_argument("run_id")
+    p.add_argument("--variable", help="e.g. gen_p_mw (default: every variable, into a folder)")
+    p.add_argument("--out", required=True, help="CSV file (with --variable) or folder")
+    p.set_defaults(func=cmd_runs_export)
     return parser
 
 
