@@ -18,7 +18,8 @@ from gridopt.errors import GridoptError
 
 __all__ = ["main"]
 
-out = Console(highlight=False, soft_wrap=True)
+# Wide enough for the tables when output goes to a file or a pipe (no terminal to measure).
+out = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 

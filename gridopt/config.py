@@ -102,6 +102,7 @@ class SeriesSection(_Strict):
 class GridSection(_Strict):
     """The external grid: energy price (time-of-use in local time) and exchange limits."""
 
+    currency: str = "EUR"
     price_per_mwh: float = 60.0
     peak_price_per_mwh: float | None = None
     peak_hours_local: tuple[int, int] = (17, 21)

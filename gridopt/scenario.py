@@ -78,11 +78,18 @@ def _load_all(config, ctx, times, say):
             ds = ds.reindex(time=times)
         for var in ds.data_vars.values():
             var.attrs.setdefault("source_series", name)
-        frames.append(ds.drop_attrs(deep=False))
+        frames.append(_unclashed(ds.drop_attrs(deep=False), name, frames))
     series = xr.merge(frames, compat="no_conflicts", join="outer") if frames else xr.Dataset()
     series = series.reindex(time=times) if "time" in series.dims else series.assign_coords(time=times)
     series.attrs = {"model": config.name, "step": config.time.step}
     return series, sessions, sources
+
+
+def _unclashed(ds: xr.Dataset, series: str, earlier: list[xr.Dataset]) -> xr.Dataset:
+    """A variable an earlier series already gives is kept as ``<series>_<variable>``."""
+    taken = {str(v) for frame in earlier for v in frame.data_vars}
+    clashes = {str(v): f"{series}_{v}" for v in ds.data_vars if str(v) in taken}
+    return ds.rename(clashes) if clashes else ds
 
 
 def _with_static_defaults(series: xr.Dataset, net, times: pd.DatetimeIndex) -> xr.Dataset:
@@ -119,7 +126,7 @@ def _tariff(config: ModelConfig, times: pd.DatetimeIndex) -> xr.DataArray:
         price,
         dims="time",
         coords={"time": times},
-        attrs={"units": "EUR/MWh", "long_name": "external grid energy price",
+        attrs={"units": f"{grid.currency}/MWh", "long_name": "external grid energy price",
                "source_series": "grid tariff (model file)", "cell_methods": "time: mean"},
     )
 
@@ -140,13 +147,13 @@ def _add_assets(config: ModelConfig, net, series: xr.Dataset):
         series = _append_sgens(series, new_sgens)
     storage = {}
     for b in assets.battery:
-        idx = pp.create_storage(net, b.bus, p_mw=0.0, max_e_mwh=b.e_mwh, name=b.name,
+        idx = pp.create_storage(net, b.bus, p_mw=0.0, max_e_mwh=b.e_mwh, name=b.name, type="battery",
                                 max_p_mw=b.p_mw, min_p_mw=-b.p_mw, soc_percent=100 * b.soc_initial)
         storage[idx] = b.model_dump(exclude={"name", "bus"})
     thermal = {}
     for g in assets.thermal:
         idx = pp.create_gen(net, g.bus, p_mw=g.p_min_mw, name=g.name, min_p_mw=g.p_min_mw,
-                            max_p_mw=g.p_max_mw, controllable=True)
+                            max_p_mw=g.p_max_mw, controllable=True, type="thermal")
         thermal[idx] = g.model_dump(exclude={"name", "bus"})
     return net, series, _options(config, storage, thermal)
 
@@ -177,14 +184,19 @@ def _availability(config: ModelConfig, series: xr.Dataset, asset) -> xr.DataArra
 
 
 def _append_sgens(series: xr.Dataset, new: dict[int, xr.DataArray]) -> xr.Dataset:
+    """Add the availability (MW) of newly created sgens, with all-good QC flags."""
     added = xr.concat(
         [v.drop_vars([c for c in v.coords if c != "time"]) for v in new.values()], dim="sgen"
     ).assign_coords(sgen=list(new)).transpose("time", "sgen")
-    if "sgen_p_max_mw" in series:
-        attrs = series["sgen_p_max_mw"].attrs
-        merged = xr.concat([series["sgen_p_max_mw"], added], dim="sgen").assign_attrs(attrs)
-        return series.drop_vars("sgen_p_max_mw").assign(sgen_p_max_mw=merged)
-    return series.assign(sgen_p_max_mw=added.assign_attrs(units="MW", cell_methods="time: mean"))
+    if "sgen" not in series.dims:
+        return series.assign(sgen_p_max_mw=added.assign_attrs(units="MW", cell_methods="time: mean"))
+    old = series[[v for v in series.data_vars if "sgen" in series[v].dims]]
+    extra = xr.Dataset({v: added if v == "sgen_p_max_mw" else xr.zeros_like(added, dtype=old[v].dtype)
+                        for v in old.data_vars})
+    both = xr.concat([old, extra], dim="sgen", combine_attrs="override")
+    for v in both.data_vars:
+        both[v].attrs = old[v].attrs
+    return xr.merge([series.drop_dims("sgen"), both], combine_attrs="override")
 
 
 def _options(config: ModelConfig, storage: dict, thermal: dict) -> dict[str, Any]:

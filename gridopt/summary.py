@@ -33,45 +33,44 @@ def network_rows(scenario: Scenario) -> dict[str, str]:
     return {k: str(v) for k, v in network_summary(scenario.net).items()}
 
 
+_CAPACITY = {"sgen": ("p_mw", "MW"), "gen": ("max_p_mw", "MW"), "storage": ("max_e_mwh", "MWh")}
+
+
 def asset_rows(scenario: Scenario) -> list[dict[str, str]]:
-    """Generating units, storage and EV chargers grouped by type and bus."""
+    """Generating units, storage and EV chargers grouped by type and bus (by type alone when long)."""
     net = scenario.net
     rows = []
-    for table, label in (("sgen", "sgen"), ("gen", "gen"), ("storage", "storage")):
+    for table, (column, units) in _CAPACITY.items():
         frame = getattr(net, table)
         if frame.empty:
             continue
-        kind = frame["type"].fillna("-") if "type" in frame else pd.Series("-", index=frame.index)
-        capacity = frame["max_e_mwh"] if table == "storage" else frame.get("max_p_mw", frame["p_mw"])
-        for (t, bus), group in frame.groupby([kind, frame["bus"]]):
-            rows.append({
-                "element": label,
-                "type": str(t),
-                "bus": str(bus),
-                "count": str(len(group)),
-                "capacity": f"{capacity.loc[group.index].fillna(group['p_mw']).sum():.3f} "
-                + ("MWh" if table == "storage" else "MW"),
-            })
+        kind = frame["type"].astype(object).where(frame["type"].notna(), "-") if "type" in frame else "-"
+        grouped = frame.assign(kind=kind).groupby(["kind", "bus"])[column]
+        for (t, bus), capacity in grouped:
+            rows.append({"element": table, "type": str(t), "bus": str(bus), "count": len(capacity),
+                         "capacity": float(capacity.sum()), "units": units})
     if scenario.ev_sessions is not None:
         per_bus = Counter(scenario.ev_sessions["ev_bus"].values.tolist())
         for bus, n in sorted(per_bus.items()):
-            rows.append({"element": "ev", "type": "charger", "bus": str(bus),
-                         "count": f"{n} sessions", "capacity": ""})
-    return _collapse(rows)
+            rows.append({"element": "ev sessions", "type": "charger", "bus": str(bus), "count": n,
+                         "capacity": 0.0, "units": ""})
+    return [_format(r) for r in (_by_type(rows) if len(rows) > 40 else rows)]
 
 
-def _collapse(rows: list[dict[str, str]], limit: int = 40) -> list[dict[str, str]]:
-    """Keep the table readable: beyond ``limit`` rows, one row per element and type."""
-    if len(rows) <= limit:
-        return rows
+def _by_type(rows: list[dict]) -> list[dict]:
     merged: dict[tuple[str, str], dict] = {}
     for r in rows:
-        key = (r["element"], r["type"])
-        m = merged.setdefault(key, {"element": r["element"], "type": r["type"], "buses": set(), "count": 0})
-        m["buses"].add(r["bus"])
-        m["count"] += int(r["count"].split()[0])
-    return [{"element": m["element"], "type": m["type"], "bus": f"{len(m['buses'])} buses",
-             "count": str(m["count"]), "capacity": ""} for m in merged.values()]
+        m = merged.setdefault((r["element"], r["type"]), {**r, "bus": set(), "count": 0, "capacity": 0.0})
+        m["bus"].add(r["bus"])
+        m["count"] += r["count"]
+        m["capacity"] += r["capacity"]
+    return [{**m, "bus": f"{len(m['bus'])} buses"} for m in merged.values()]
+
+
+def _format(row: dict) -> dict[str, str]:
+    capacity = f"{row['capacity']:.3f} {row['units']}" if row["units"] else ""
+    return {"element": row["element"], "type": row["type"], "bus": row["bus"],
+            "count": str(row["count"]), "capacity": capacity}
 
 
 def series_rows(scenario: Scenario) -> list[dict[str, str]]:
@@ -100,7 +99,7 @@ def session_row(scenario: Scenario) -> dict[str, str] | None:
     plugged = (ev["ev_departure_time"] - ev["ev_arrival_time"]) / np.timedelta64(1, "h")
     return {
         "sessions": str(ev.sizes["session"]),
-        "energy requested": f"{float(ev['ev_energy_mwh'].sum()):.3f} MWh",
+        "energy to deliver": f"{float(ev['ev_energy_mwh'].sum()):.3f} MWh",
         "buses": str(len(np.unique(ev["ev_bus"].values))),
         "median plugged time": f"{float(plugged.median()):.1f} h",
         "source": str(ev.attrs.get("source", "-")),

@@ -8,7 +8,7 @@ sessions every run. Two kinds of charging, half each:
 
 Requested energy ~ U(5, 30) kWh (a 20–150 km day at 0.2 kWh/km), capped at what the charger can
 deliver in the plugged time, so every synthetic session is feasible on its own. The output has the
-same variables as :func:`gridopt.io.acn.open_acn_sessions` uses for the optimizer:
+same variables as the ``acn_sessions`` source gives the optimizer:
 ``ev_bus``, ``ev_arrival_time``, ``ev_departure_time`` (naive UTC), ``ev_energy_mwh``,
 ``ev_p_max_mw``, with dimension ``session``.
 """

@@ -31,6 +31,7 @@ __all__ = [
     "resample",
     "qc_summary",
     "qc_name",
+    "select_time",
 ]
 
 
@@ -200,6 +201,22 @@ def _resample_flags(var: xr.DataArray, dst: pd.Timedelta, src: pd.Timedelta) -> 
     out = out.astype(np.uint8)
     out.attrs = dict(var.attrs)
     return out
+
+
+def select_time(obj: xr.Dataset | xr.DataArray, start, end, *, where: str):
+    """``obj`` restricted to [start, end] (UTC, both inclusive; None leaves that side open).
+
+    An empty selection is a DataError naming ``where`` and the period ``obj`` covers.
+    """
+    if start is None and end is None:
+        return obj
+    chosen = obj.sel(time=slice(start, end))
+    if chosen.sizes["time"] == 0:
+        times = obj.indexes["time"]
+        raise DataError(
+            f"{where}: the series cover {times[0]} to {times[-1]} UTC (got start={start}, end={end})"
+        )
+    return chosen
 
 
 def qc_summary(ds: xr.Dataset, name: str) -> dict[str, int]:
