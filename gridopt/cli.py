@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from collections.abc import Callable, Sequence
 
 from rich.console import Console
@@ -55,6 +56,60 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     if sessions:
         out.print(_pairs("EV sessions", sessions))
     return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from gridopt.config import load_model, with_window
+    from gridopt.run import run_model
+    from gridopt.store import Store
+
+    config = with_window(load_model(args.model, args.data_dir), args.start, args.hours)
+    out.print(f"[bold]{config.name}[/bold]: {config.description}")
+    with err.status("building the scenario") as status:
+        def progress(phase: str, seconds: float) -> None:
+            err.print(f"  {phase:<9} {seconds:6.2f} s")
+            status.update(_NEXT_PHASE.get(phase, "finishing"))
+
+        outcome = run_model(config, store=Store(args.store), out=args.out, progress=progress)
+    results = outcome.results
+    out.print(_summary_table(outcome, config.grid.currency))
+    for line in results.attrs.get("explanation", "").split("\n"):
+        if line:
+            out.print(f"  {line}", markup=False)
+    out.print(f"status {results.attrs['status']}; stored as run {outcome.run_id}"
+              + (f" and written to {args.out}" if args.out else ""))
+    return 3 if results.attrs["status"] == "infeasible_as_posed" else 0
+
+
+_NEXT_PHASE = {"scenario": "optimizing", "optimize": "solving the baseline", "baseline": "storing"}
+
+_SUMMARY_ROWS = [
+    ("cost", "cost_total", "cost_avoided", "{currency}"),
+    ("CO2, marginal signal", "co2_marginal_t", "co2_marginal_avoided_t", "t"),
+    ("CO2, average signal", "co2_average_t", "co2_average_avoided_t", "t"),
+    ("NOx", "nox_t", "nox_avoided_t", "t"),
+    ("SO2", "so2_t", "so2_avoided_t", "t"),
+    ("PM2.5", "pm25_t", "pm25_avoided_t", "t"),
+    ("renewable share", "renewable_share", None, ""),
+    ("curtailment", "curtailment_mwh", None, "MWh"),
+    ("EV energy served", "ev_energy_served_mwh", None, "MWh"),
+    ("EV energy unmet", "ev_unmet_mwh", None, "MWh"),
+    ("load shed", "load_shed_mwh", None, "MWh"),
+    ("violations", "violations", None, ""),
+]
+
+
+def _summary_table(outcome, currency: str) -> Table:
+    rows = []
+    for label, key, saved, units in _SUMMARY_ROWS:
+        rows.append({
+            "": label,
+            "run": _num(outcome.kpis[key]),
+            "baseline": _num(outcome.baseline_kpis[key]),
+            "avoided": _num(outcome.avoided[saved]) if saved else "",
+            "units": units.format(currency=currency),
+        })
+    return _table("outcome against the baseline (uncontrolled EV charging, idle storage)", rows)
 
 
 def cmd_data_list(args: argparse.Namespace) -> int:
@@ -119,7 +174,10 @@ def cmd_runs_export(args: argparse.Namespace) -> int:
 
 
 def _num(value) -> str:
-    return "-" if value is None else f"{value:,.4g}"
+    """Thousands with separators, small values to four significant digits."""
+    if value is None:
+        return "-"
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -129,6 +187,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--data-dir", help="folder of public data files (default: $GRIDOPT_DATA_DIR)")
     parser.add_argument("--store", help="run store folder (default: $GRIDOPT_STORE or ./gridopt-runs)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("run", help="optimize a model against its baseline and store the results")
+    p.add_argument("model", nargs="?", default=None, help="model file or shipped model name (default: default)")
+    p.add_argument("--start", help="override the window start (ISO 8601; no offset means UTC)")
+    p.add_argument("--hours", type=int, help="override the window length in hours")
+    p.add_argument("--out", type=Path, help="also write the results NetCDF here")
+    p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("inspect", help="summarise a model: network, assets, window, series")
     p.add_argument("model", nargs="?", default=None, help="model file or shipped model name (default: default)")

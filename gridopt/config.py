@@ -31,6 +31,7 @@ __all__ = [
     "builtin_model_path",
     "builtin_models",
     "DEFAULT_MODEL",
+    "with_window",
 ]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -276,6 +277,23 @@ def load_model(model: str | Path | None = None, data_dir: str | Path | None = No
         raise ConfigError(f"{path}: {_describe(exc)}") from None
     except TypeError as exc:  # a key shadowing path/data_dir given twice
         raise ConfigError(f"{path}: {exc}") from None
+
+
+def with_window(config: ModelConfig, start: str | None, hours: int | None) -> ModelConfig:
+    """The model with its window moved or resized (``--start``/``--hours``), validated again."""
+    if start is None and hours is None:
+        return config
+    time = config.time.model_dump()
+    if start is not None:
+        time["start"] = start
+    if hours is not None:
+        time.update(hours=hours, end=None)
+    elif time["end"] is not None and start is not None:
+        time.update(hours=int((config.time.end_utc - config.time.start_utc).total_seconds() // 3600), end=None)
+    try:
+        return config.model_copy(update={"time": TimeSection(**time)})
+    except ValidationError as exc:
+        raise ConfigError(f"{config.path}: --start/--hours: {_describe(exc)}") from None
 
 
 def _model_path(model: str | Path | None) -> Path:

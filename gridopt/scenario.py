@@ -33,7 +33,7 @@ class Scenario:
     net: Any  # pandapowerNet; a private copy with the model's assets added
     series: xr.Dataset
     ev_sessions: xr.Dataset | None
-    options: Mapping[str, Any]
+    options: Any  # gridopt.options.DispatchOptions
     config: ModelConfig | None = None
     sources: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
@@ -62,6 +62,7 @@ def build_scenario(config: ModelConfig, progress: Callable[[str], None] | None =
     _check_signals(config, series)
     _check_finite(config, series)
     sessions = _sessions_for_model(config, sessions, net)
+    options = options.model_copy(update={"ev_formulation": _ev_formulation(config, sessions)})
     return Scenario(config.name, net, series, sessions, options, config, sources)
 
 
@@ -199,25 +200,56 @@ def _append_sgens(series: xr.Dataset, new: dict[int, xr.DataArray]) -> xr.Datase
     return xr.merge([series.drop_dims("sgen"), both], combine_attrs="override")
 
 
-def _options(config: ModelConfig, storage: dict, thermal: dict) -> dict[str, Any]:
-    """Dispatch options from the model file (keyword arguments of ``gridopt.optimize``)."""
+def _options(config: ModelConfig, storage: dict, thermal: dict):
+    """Dispatch options from the model file (the keyword arguments of ``gridopt.optimize``)."""
+    from gridopt.options import GenParams, make_options
+
     p = config.policy
-    return {
-        "network_formulation": config.network.formulation,
-        "carbon_price_per_t": p.carbon_price_per_t,
-        "co2_signal": p.co2_signal,
-        "co2_cap_t": p.co2_cap_t,
-        "damage_cost_per_t": dict(p.damage_cost_per_t),
-        "curtailment_cost_per_mwh": p.curtailment_cost_per_mwh,
-        "import_max_mw": config.grid.import_max_mw,
-        "export_max_mw": config.grid.export_max_mw,
-        "storage_params": storage,
-        "gen_params": thermal,
-        "ev_v2g": bool(config.assets.ev and config.assets.ev.v2g),
-        "ev_formulation": config.assets.ev.formulation if config.assets.ev else "auto",
-        "time_limit_s": config.solver.time_limit_s,
-        "threads": config.solver.threads,
-    }
+    damage = {f"{k}_damage_cost_per_t": v for k, v in p.damage_cost_per_t.items()}
+    return make_options(
+        network=config.network.formulation,
+        carbon_price_per_t=p.carbon_price_per_t,
+        co2_signal=p.co2_signal,
+        co2_cap_t=p.co2_cap_t,
+        curtailment_cost_per_mwh=p.curtailment_cost_per_mwh,
+        ext_grid_import_max_mw=config.grid.import_max_mw,
+        ext_grid_export_max_mw=config.grid.export_max_mw,
+        storage={i: _storage_params(b) for i, b in storage.items()},
+        gens={i: GenParams(marginal_cost_per_mwh=g["cost_per_mwh"], co2_t_per_mwh=g["co2_t_per_mwh"],
+                           nox_t_per_mwh=g["nox_t_per_mwh"], so2_t_per_mwh=g["so2_t_per_mwh"],
+                           pm25_t_per_mwh=g["pm25_t_per_mwh"], ramp_up_mw_per_h=g["ramp_mw_per_h"],
+                           ramp_down_mw_per_h=g["ramp_mw_per_h"])
+              for i, g in thermal.items()},
+        time_limit_s=config.solver.time_limit_s,
+        threads=config.solver.threads,
+        **damage,
+    )
+
+
+def _storage_params(b: dict):
+    from gridopt.options import StorageParams
+
+    e = b["e_mwh"]
+    return StorageParams(
+        charge_max_mw=b["p_mw"], discharge_max_mw=b["p_mw"],
+        charge_efficiency=b["eta_charge"], discharge_efficiency=b["eta_discharge"],
+        standing_loss_per_h=b["standing_loss_per_h"],
+        soc_min_mwh=b["soc_min"] * e, soc_max_mwh=b["soc_max"] * e, initial_soc_mwh=b["soc_initial"] * e,
+        terminal="cyclic" if b["cyclic"] else "value",
+        degradation_cost_per_mwh=b["degradation_cost_per_mwh"],
+    )
+
+
+AGGREGATE_EV_ABOVE = 2000
+"""``auto`` EV formulation: per session up to this many sessions, the per-bus envelope above."""
+
+
+def _ev_formulation(config: ModelConfig, sessions: xr.Dataset | None) -> str:
+    chosen = config.assets.ev.formulation if config.assets.ev else "auto"
+    if chosen == "auto":
+        many = sessions is not None and sessions.sizes["session"] > AGGREGATE_EV_ABOVE
+        return "aggregate" if many else "session"
+    return {"sessions": "session", "aggregate": "aggregate"}[chosen]
 
 
 def _check_signals(config: ModelConfig, series: xr.Dataset) -> None:
@@ -261,4 +293,4 @@ def _sessions_for_model(config: ModelConfig, sessions: dict, net) -> xr.Dataset 
     unknown = sorted(set(ds["ev_bus"].values.tolist()) - set(net.bus.index))
     if unknown:
         raise ConfigError(f"{config.path}: EV sessions name buses not in the network: {unknown[:5]}")
-    return ds
+    return ds.assign(ev_v2g=("session", np.full(ds.sizes["session"], config.assets.ev.v2g)))

@@ -1,0 +1,90 @@
+"""Key figures of a solved dispatch, and what it avoided against its baseline.
+
+Energies are MWh over the horizon, emissions tonnes, money in the currency of the price series
+(``attrs["currency"]``). Consumption is load served plus EV charging plus storage charging, minus
+storage discharging; the linear network is lossless, so it equals net import plus generation. ``renewable_share`` is local renewable generation over that consumption; it
+exceeds 1 when the feeder exports renewable power upstream.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+__all__ = ["kpis", "avoided", "AVOIDED", "KPI_UNITS"]
+
+KPI_UNITS = {
+    "cost_total": "currency",
+    "cost_energy": "currency",
+    "cost_carbon": "currency",
+    "cost_pollution": "currency",
+    "co2_marginal_t": "t",
+    "co2_average_t": "t",
+    "nox_t": "t",
+    "so2_t": "t",
+    "pm25_t": "t",
+    "import_mwh": "MWh",
+    "export_mwh": "MWh",
+    "renewable_mwh": "MWh",
+    "curtailment_mwh": "MWh",
+    "renewable_share": "1",
+    "consumption_mwh": "MWh",
+    "ev_energy_served_mwh": "MWh",
+    "ev_unmet_mwh": "MWh",
+    "load_shed_mwh": "MWh",
+    "violations": "count",
+}
+"""Every key figure and its unit."""
+
+AVOIDED = {
+    "cost_total": "cost_avoided",
+    "co2_marginal_t": "co2_marginal_avoided_t",
+    "co2_average_t": "co2_average_avoided_t",
+    "nox_t": "nox_avoided_t",
+    "so2_t": "so2_avoided_t",
+    "pm25_t": "pm25_avoided_t",
+}
+"""Key figure → the name of its saving against the baseline (baseline minus run)."""
+
+
+def _energy(var: xr.DataArray | None, dt_h: float) -> float:
+    return 0.0 if var is None else float(var.sum()) * dt_h
+
+
+def kpis(results: xr.Dataset) -> dict[str, float]:
+    """The key figures of a solved results dataset (see ``KPI_UNITS``)."""
+    dt = float(results.attrs["time_step_h"])
+    get = results.data_vars.get
+    local = results["emissions_t"].sel(source="local").sum("time")
+    local_co2 = float(local.sel(pollutant="co2"))
+    net_import = results["ext_grid_import_mw"].sum("ext_grid")
+    renewable = _energy(get("sgen_p_mw"), dt)
+    # The linear network is lossless: what is consumed is what is imported or generated.
+    consumption = float(net_import.sum()) * dt + _energy(get("gen_p_mw"), dt) + renewable
+    figures = {
+        "cost_energy": results.attrs.get("cost_energy", np.nan),
+        "cost_carbon": results.attrs.get("cost_carbon", np.nan),
+        "cost_pollution": results.attrs.get("cost_pollution", np.nan),
+        "co2_marginal_t": float(results["grid_co2_marginal_t"].sum()) + local_co2,
+        "co2_average_t": float(results["grid_co2_average_t"].sum()) + local_co2,
+        "nox_t": float(local.sel(pollutant="nox")),
+        "so2_t": float(local.sel(pollutant="so2")),
+        "pm25_t": float(local.sel(pollutant="pm25")),
+        "import_mwh": float(net_import.clip(min=0).sum()) * dt,
+        "export_mwh": float((-net_import).clip(min=0).sum()) * dt,
+        "renewable_mwh": renewable,
+        "curtailment_mwh": _energy(get("sgen_curtailment_mw"), dt),
+        "consumption_mwh": consumption,
+        "renewable_share": renewable / consumption if consumption > 0 else np.nan,
+        "ev_energy_served_mwh": _energy(get("ev_p_mw"), dt),
+        "ev_unmet_mwh": float(get("ev_unmet_mwh").sum()) if "ev_unmet_mwh" in results else 0.0,
+        "load_shed_mwh": _energy(get("load_shed_mw"), dt),
+        "violations": float(len([x for x in results.attrs.get("explanation", "").split("\n") if x])),
+    }
+    figures["cost_total"] = figures["cost_energy"] + figures["cost_carbon"] + figures["cost_pollution"]
+    return {k: float(figures[k]) for k in KPI_UNITS}
+
+
+def avoided(run: dict[str, float], baseline: dict[str, float]) -> dict[str, float]:
+    """Baseline minus run for cost, CO2 (both signals) and pollutants: positive is a saving."""
+    return {name: baseline[key] - run[key] for key, name in AVOIDED.items()}

@@ -1,0 +1,102 @@
+"""One study end to end: model file → scenario → dispatch and baseline → key figures → store.
+
+The baseline is the same scenario with uncontrolled EV charging and idle storage; every run
+reports what it avoided against it (``kpi_*_avoided_*``). Phases are timed and reported through
+``progress`` as they finish.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from time import perf_counter
+
+import xarray as xr
+
+from gridopt.config import ModelConfig
+from gridopt.errors import SolverError
+from gridopt.kpis import avoided, kpis
+
+__all__ = ["RunOutcome", "run_model"]
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """A stored run: its id, results, key figures and those of its baseline."""
+
+    run_id: str | None
+    results: xr.Dataset
+    kpis: dict[str, float]
+    baseline_kpis: dict[str, float]
+    avoided: dict[str, float]
+    phases_s: dict[str, float]
+
+
+def run_model(
+    config: ModelConfig,
+    *,
+    store=None,
+    out: Path | None = None,
+    progress: Callable[[str, float], None] | None = None,
+) -> RunOutcome:
+    """Build, optimize, compare with the baseline, and save (to ``store`` and/or ``out``).
+
+    Raises ``SolverError`` when HiGHS fails or stops at its limit without a solution; a run that
+    is infeasible as posed is returned (and stored) with its explanation.
+    """
+    from gridopt.dispatch import baseline_dispatch, optimize
+    from gridopt.scenario import build_scenario
+
+    phases: dict[str, float] = {}
+    say = progress or (lambda _phase, _s: None)
+
+    def timed(name: str, func, *args, **kwargs):
+        start = perf_counter()
+        value = func(*args, **kwargs)
+        phases[name] = perf_counter() - start
+        say(name, phases[name])
+        return value
+
+    scenario = timed("scenario", build_scenario, config)
+    opts = scenario.options.model_dump()
+    results = timed("optimize", optimize, scenario.net, scenario.series, scenario.ev_sessions, **opts)
+    _raise_if_unsolved(results)
+    baseline = timed("baseline", baseline_dispatch, scenario.net, scenario.series, scenario.ev_sessions, **opts)
+    _raise_if_unsolved(baseline, "baseline ")
+    figures, base_figures = kpis(results), kpis(baseline)
+    saved = avoided(figures, base_figures)
+    _annotate(results, config, figures, base_figures, saved, phases)
+    run_id = None
+    if store is not None:
+        run_id = timed("store", store.save, results, model=config.name, inputs=_inputs(config),
+                       options=opts, model_file=config.path)
+    if out is not None:
+        results.to_netcdf(out)
+    return RunOutcome(run_id, results, figures, base_figures, saved, phases)
+
+
+def _raise_if_unsolved(results: xr.Dataset, what: str = "") -> None:
+    status = results.attrs.get("status")
+    if status in ("time_limit", "error"):
+        raise SolverError(f"{what}dispatch: {status} ({results.attrs.get('explanation', '')})")
+
+
+def _annotate(results, config, figures, base_figures, saved, phases) -> None:
+    results.attrs.update({f"kpi_{k}": v for k, v in figures.items()})
+    results.attrs.update({f"kpi_baseline_{k}": v for k, v in base_figures.items()})
+    results.attrs.update({f"kpi_{k}": v for k, v in saved.items()})
+    results.attrs.update({f"time_phase_{k}_s": v for k, v in phases.items()})
+    results.attrs["model"] = config.name
+    results.attrs["currency"] = config.grid.currency
+
+
+def _inputs(config: ModelConfig) -> dict[str, Path | str]:
+    """What the run read, for the manifest's hashes: data files by content, the network by name."""
+    inputs: dict[str, Path | str] = {"network": config.network.source}
+    for name, spec in config.series.items():
+        if spec.path:
+            path = config.resolve(spec.path)
+            if path.is_file():
+                inputs[f"series.{name}"] = path
+    return inputs
