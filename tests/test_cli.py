@@ -1,0 +1,69 @@
+"""The ``gridopt`` command end to end: run, runs list/show/export, data list/fetch, exit codes."""
+
+from __future__ import annotations
+
+import csv
+
+import pytest
+import xarray as xr
+
+from gridopt.cli import main
+from gridopt.store import Store
+
+
+@pytest.fixture(scope="module")
+def day_run(tmp_path_factory):
+    """The default model over its first day, stored in a fresh store."""
+    root = tmp_path_factory.mktemp("store")
+    out = root / "results.nc"
+    code = main(["--store", str(root), "run", "--hours", "24", "--out", str(out)])
+    return code, root, out
+
+
+def test_run_exits_0_and_stores_the_run(day_run, capsys):
+    code, root, out = day_run
+    assert code == 0
+    records = Store(root).list()
+    assert len(records) == 1 and records[0].model == "default" and records[0].status == "optimal"
+    results = xr.open_dataset(out)
+    assert results.sizes["time"] == 24
+    assert results.attrs["kpi_cost_avoided"] == pytest.approx(
+        results.attrs["kpi_baseline_cost_total"] - results.attrs["kpi_cost_total"])
+    # Smart charging and storage never make the run dearer than the uncontrolled baseline.
+    assert results.attrs["kpi_cost_avoided"] >= -1e-6
+
+
+def test_runs_list_show_export(day_run, capsys, tmp_path):
+    _code, root, _out = day_run
+    run_id = Store(root).list()[0].run_id
+    assert main(["--store", str(root), "runs", "list"]) == 0
+    assert run_id in capsys.readouterr().out
+    assert main(["--store", str(root), "runs", "show", run_id]) == 0
+    shown = capsys.readouterr().out
+    assert "co2_marginal_avoided_t" in shown and "optimal" in shown
+    target = tmp_path / "import.csv"
+    assert main(["--store", str(root), "runs", "export", run_id, "--variable", "ext_grid_import_mw",
+                 "--out", str(target)]) == 0
+    rows = list(csv.DictReader(target.open()))
+    assert len(rows) == 24 and "ext_grid_import_mw" in rows[0]
+
+
+def test_run_with_a_window_outside_the_data_exits_2(tmp_path, capsys):
+    assert main(["--store", str(tmp_path), "run", "--start", "2019-01-01T00:00:00Z"]) == 2
+    err = capsys.readouterr().err
+    assert "series.profiles" in err and "2019-01-01" in err and "Traceback" not in err
+    assert Store(tmp_path).list() == []
+
+
+def test_data_list_finds_the_shared_files(shared_data, capsys):
+    assert main(["--data-dir", str(shared_data), "data", "list"]) == 0
+    printed = capsys.readouterr().out
+    assert "air_quality/beijing_multisite" in printed and "UCI Machine Learning Repository" in printed
+    assert " no " not in printed.split("public data sets")[0]  # every file a shipped model reads is there
+
+
+def test_data_fetch_errors(capsys):
+    assert main(["data", "fetch", "nope"]) == 2
+    assert "data set must be one of" in capsys.readouterr().err
+    assert main(["data", "fetch", "acn_caltech"]) == 1
+    assert "no public download address" in capsys.readouterr().err
