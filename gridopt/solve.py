@@ -1,0 +1,456 @@
+"""HiGHS: hand-off, solve, status, explanation of slacks, and the results dataset.
+
+Hand-off: Pyomo's ``LinearStandardFormCompiler`` (``mixed_form=True``) gives the sparse matrix,
+right-hand sides and costs; bounds come from the registry of column blocks; both go to
+``highspy.Highs.passModel``. The compiler writes a ranged row ``lo <= a x <= hi`` as two rows; they
+are merged back into one HiGHS row. Columns and rows map back to the Pyomo blocks by order.
+
+Status: ``Status`` is what a run reports; ``TERMINATION`` maps each raw HiGHS model status and
+Pyomo termination condition to it, once. A solved run whose slacks (load shedding, unmet EV energy,
+thermal or voltage violation) exceed ``options.slack_tolerance`` is ``infeasible_as_posed``, and
+``attrs["explanation"]`` says where, when and by how much, one line per finding.
+"""
+
+from __future__ import annotations
+
+import enum
+from time import perf_counter
+
+import highspy
+import numpy as np
+import pandas as pd
+import xarray as xr
+from pyomo.common.collections import ComponentMap
+from pyomo.core.base import Constraint
+from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
+from pyomo.repn.util import FileDeterminism, FileDeterminism_to_SortComponents
+
+import gridopt
+from gridopt.dispatch.emissions import POLLUTANTS, SOURCES, emissions_t, grid_co2_t
+from gridopt.dispatch.inputs import DispatchData, EvSessions
+from gridopt.dispatch.objective import TERMS, constant_terms, cost_terms
+from gridopt.dispatch.parts import DispatchProblem, quiet_templates
+from gridopt.errors import SolverError
+
+__all__ = ["Status", "TERMINATION", "status_of", "hand_off", "solve", "explain", "MAX_EXPLANATION_LINES"]
+
+MAX_EXPLANATION_LINES = 50
+
+
+class Status(enum.StrEnum):
+    """Outcome of a dispatch run (``results.attrs["status"]``)."""
+
+    OPTIMAL = "optimal"
+    INFEASIBLE_AS_POSED = "infeasible_as_posed"  # solved, but only by using slack
+    TIME_LIMIT = "time_limit"
+    ERROR = "error"
+
+
+# Raw termination conditions -> Status: HiGHS model statuses (highspy.HighsModelStatus names),
+# Pyomo's legacy TerminationCondition and its newer contrib.solver TerminationCondition values.
+TERMINATION: dict[str, Status] = {
+    "kOptimal": Status.OPTIMAL,
+    "kModelEmpty": Status.OPTIMAL,
+    "kTimeLimit": Status.TIME_LIMIT,
+    "kIterationLimit": Status.ERROR,
+    "kInfeasible": Status.ERROR,  # cannot happen with the slacks: a modelling error
+    "kUnbounded": Status.ERROR,
+    "kUnboundedOrInfeasible": Status.ERROR,
+    "kSolveError": Status.ERROR,
+    "kModelError": Status.ERROR,
+    "kInterrupt": Status.ERROR,
+    "kMemoryLimit": Status.ERROR,
+    "kUnknown": Status.ERROR,
+    "optimal": Status.OPTIMAL,
+    "convergenceCriteriaSatisfied": Status.OPTIMAL,
+    "maxTimeLimit": Status.TIME_LIMIT,
+    "maxIterations": Status.ERROR,
+    "iterationLimit": Status.ERROR,
+    "infeasible": Status.ERROR,
+    "provenInfeasible": Status.ERROR,
+    "unbounded": Status.ERROR,
+    "infeasibleOrUnbounded": Status.ERROR,
+    "error": Status.ERROR,
+}
+
+
+def status_of(raw: str) -> Status:
+    """The Status of a raw solver termination string (unknown strings are errors)."""
+    return TERMINATION.get(raw, Status.ERROR)
+
+
+# ---------------------------------------------------------------- hand-off
+
+
+def hand_off(problem: DispatchProblem) -> None:
+    """Compile the Pyomo model to standard form and load it into a new ``highspy.Highs``."""
+    start = perf_counter()
+    blocks = list(problem.columns.values())
+    with quiet_templates():
+        info = LinearStandardFormCompiler().write(problem.model, mixed_form=True)
+    _map_columns(problem, info)
+    lower, upper, keep = _map_rows(problem, info)
+    matrix = info.A[keep] if not keep.all() else info.A
+    matrix = matrix.tocsc()
+    n_row, n_col = matrix.shape
+    cost = np.asarray(info.c.toarray()).ravel() if info.c.shape[0] else np.zeros(n_col)
+    col_lower, col_upper = _column_bounds(blocks, n_col)
+    highs = highspy.Highs()
+    highs.setOptionValue("output_flag", False)
+    status = highs.passModel(
+        n_col,
+        n_row,
+        matrix.nnz,
+        int(highspy.MatrixFormat.kColwise),
+        int(highspy.ObjSense.kMinimize),
+        float(info.c_offset[0]) if len(info.c_offset) else 0.0,
+        cost,
+        col_lower,
+        col_upper,
+        lower,
+        upper,
+        matrix.indptr[:-1].astype(np.int32),  # column starts
+        matrix.indices.astype(np.int32),
+        matrix.data.astype(float),
+        np.zeros(n_col, dtype=np.int32),  # all continuous
+    )
+    if status != highspy.HighsStatus.kOk:
+        raise SolverError(f"HiGHS refused the model ({status})")
+    problem.highs = highs
+    problem.n_cols, problem.n_rows = n_col, n_row
+    problem.timings["time_handoff_s"] = perf_counter() - start
+
+
+def _map_columns(problem: DispatchProblem, info) -> None:
+    """LP column of each entry of each block.
+
+    The compiler lays out each variable component's entries contiguously, in index order, with
+    components in the order it meets them; it drops entries used in no row and no cost. When
+    nothing was dropped, each block is one contiguous run found from its first column;
+    otherwise every entry is looked up.
+    """
+    blocks = {id(b.var): b for b in problem.columns.values()}
+    for block in blocks.values():
+        block.pos = None
+    columns = info.columns
+    start = 0
+    while start < len(columns):
+        block = blocks.get(id(columns[start].parent_component()))
+        size = int(np.prod(block.shape)) if block is not None else 0
+        if not size or not _is_run(block, columns, start, size):
+            break
+        block.pos = np.arange(start, start + size)
+        start += size
+    if start == len(columns):
+        for block in blocks.values():  # blocks with no column at all (e.g. empty)
+            if block.pos is None:
+                block.pos = np.full(int(np.prod(block.shape)), -1)
+        return
+    column_of = {id(v): k for k, v in enumerate(columns)}
+    for block in blocks.values():
+        block.pos = np.fromiter(
+            (column_of.get(id(v), -1) for v in block.var.values()), int, len(block.var)
+        )
+
+
+def _is_run(block, columns, start: int, size: int) -> bool:
+    if start + size > len(columns):
+        return False
+    first, last = block.var.index_set().at(1), block.var.index_set().at(size)
+    return columns[start] is block.var[first] and columns[start + size - 1] is block.var[last]
+
+
+def _map_rows(problem: DispatchProblem, info) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Row bounds after merging each ranged pair, the rows kept, and each block's first row."""
+    n = len(info.rows)
+    kind = np.fromiter((r.bound_type for r in info.rows), np.int8, n)  # 0 ==, 1 <=, -1 >=
+    rhs = np.asarray(info.rhs, dtype=float)
+    keep = np.ones(n, dtype=bool)
+    lower = np.where(kind == 1, -np.inf, rhs)
+    upper = np.where(kind == -1, np.inf, rhs)
+    by_component = ComponentMap((b.con, b) for b in problem.rows.values())
+    sorter = FileDeterminism_to_SortComponents(FileDeterminism.ORDERED)
+    row, merged = 0, 0
+    for con in problem.model.component_objects(Constraint, active=True, descend_into=True, sort=sorter):
+        block = by_component.get(con)
+        if block is None:
+            raise SolverError(f"internal: constraint {con.name} was not registered")
+        width = 2 if block.ranged else 1
+        count = block.size * width
+        if count and info.rows[row].constraint.parent_component() is not con:
+            raise SolverError(f"internal: LP rows do not follow constraint {con.name}")
+        if block.ranged and count:
+            pair = slice(row, row + count)
+            if not ((kind[pair][0::2] == 1).all() and (kind[pair][1::2] == -1).all()):
+                raise SolverError(f"internal: rows of {con.name} are not all ranged")
+            lower[row : row + count : 2] = rhs[row + 1 : row + count : 2]
+            keep[row + 1 : row + count : 2] = False
+        block.start = merged
+        row += count
+        merged += block.size
+    if row != n:
+        raise SolverError(f"internal: the LP has {n} rows where the model has {row}")
+    return lower[keep], upper[keep], keep
+
+
+def _column_bounds(blocks, n_col: int) -> tuple[np.ndarray, np.ndarray]:
+    lower = np.full(n_col, -np.inf)
+    upper = np.full(n_col, np.inf)
+    for b in blocks:
+        present = b.pos >= 0
+        lower[b.pos[present]] = b.lb[present]
+        upper[b.pos[present]] = b.ub[present]
+    return lower, upper
+
+
+# ---------------------------------------------------------------- solve
+
+
+def solve(problem: DispatchProblem) -> xr.Dataset:
+    """Solve the problem with HiGHS and return the results dataset (see ``extract``)."""
+    if problem.highs is None:
+        hand_off(problem)
+    highs = problem.highs
+    _set_options(highs, problem.data.options)
+    before = highs.getRunTime()  # HiGHS's run clock accumulates over runs of one object
+    highs.run()
+    problem.timings["time_solve_s"] = highs.getRunTime() - before
+    raw = highs.getModelStatus().name
+    status = status_of(raw)
+    if status is not Status.OPTIMAL:
+        return _unsolved(problem, status, raw)
+    start = perf_counter()
+    results = extract(problem)
+    problem.timings["time_extract_s"] = perf_counter() - start
+    results.attrs.update({k: float(v) for k, v in problem.timings.items()})
+    return results
+
+
+def _set_options(highs, options) -> None:
+    if options.time_limit_s is not None:
+        highs.setOptionValue("time_limit", float(options.time_limit_s))
+    if options.threads is not None:
+        highs.setOptionValue("threads", int(options.threads))
+    for name, value in options.highs_options.items():
+        if highs.setOptionValue(name, value) != highspy.HighsStatus.kOk:
+            raise SolverError(f"options: highs_options {name!r} is not a valid HiGHS option (got {value!r})")
+
+
+def _unsolved(problem: DispatchProblem, status: Status, raw: str) -> xr.Dataset:
+    data = problem.data
+    ds = xr.Dataset(coords={"time": data.time})
+    ds.attrs.update(_run_attrs(problem, status))
+    ds.attrs["explanation"] = f"HiGHS stopped without a solution: {raw}"
+    ds.attrs.update({k: float(v) for k, v in problem.timings.items()})
+    return ds
+
+
+def _run_attrs(problem: DispatchProblem, status: Status) -> dict:
+    data = problem.data
+    formulation = data.formulation
+    if formulation == "dc":
+        formulation = f"dc ({data.options.dc_flow})"
+    return {
+        "status": str(status),
+        "solver": f"highs {problem.highs.version()}",
+        "network_formulation": formulation,
+        "gridopt_version": gridopt.__version__,
+        "time_step_h": data.dt_h,
+    }
+
+
+# ---------------------------------------------------------------- extraction
+
+
+def extract(problem: DispatchProblem) -> xr.Dataset:
+    """The results dataset of a solved problem (decisions, prices, emissions, attrs)."""
+    data = problem.data
+    solution = problem.highs.getSolution()
+    x = np.asarray(solution.col_value)
+    duals = np.asarray(solution.row_dual)
+    values = {name: block.values(x) for name, block in problem.columns.items()}
+    ds = _decisions(data, values)
+    net = data.network
+    balance = problem.rows["balance"]
+    nodal = duals[balance.start : balance.start + balance.size].reshape(balance.shape) / data.dt_h
+    ds["bus_price_per_mwh"] = (("time", "bus"), nodal[:, net.node_of_bus])
+    ds.update(_emissions(data, values))
+    ds = ds.assign_coords(pollutant=list(POLLUTANTS), source=list(SOURCES))
+    for name, attrs in VARIABLE_ATTRS.items():
+        if name in ds:
+            ds[name].attrs.update(attrs)
+    lines = explain(data, values)
+    status = Status.INFEASIBLE_AS_POSED if lines else Status.OPTIMAL
+    ds.attrs.update(_run_attrs(problem, status))
+    ds.attrs["objective"] = float(problem.highs.getInfo().objective_function_value)
+    ds.attrs["explanation"] = "\n".join(lines)
+    ds.attrs.update(_cost_breakdown(data, values))
+    ds.attrs["title"] = "gridopt dispatch results"
+    return ds
+
+
+def _decisions(data: DispatchData, v: dict[str, np.ndarray]) -> xr.Dataset:
+    net = data.network
+    coords = {
+        "time": data.time,
+        "bus": net.bus,
+        "branch": net.branch.astype(str),
+        "gen": data.gen.index,
+        "sgen": data.sgen.index,
+        "storage": data.storage.index,
+        "ext_grid": data.ext_grid.index,
+    }
+    shed = np.zeros((data.n_time, len(net.bus)))
+    first = pd.Index(net.bus).get_indexer(net.node_bus)  # each node's shed at its first bus
+    shed[:, first] = v["shed.p"]
+    ds = xr.Dataset(
+        {
+            "gen_p_mw": (("time", "gen"), v["gen.p"]),
+            "sgen_p_mw": (("time", "sgen"), v["sgen.p"]),
+            "sgen_curtailment_mw": (("time", "sgen"), np.maximum(data.sgen.p_avail_mw - v["sgen.p"], 0.0)),
+            "storage_charge_mw": (("time", "storage"), v["storage.charge"]),
+            "storage_discharge_mw": (("time", "storage"), v["storage.discharge"]),
+            "storage_soc_mwh": (("time", "storage"), v["storage.soc"]),
+            "ext_grid_import_mw": (("time", "ext_grid"), v["ext_grid.p"]),
+            "branch_p_mw": (("time", "branch"), v["flow.p"]),
+            "load_shed_mw": (("time", "bus"), shed),
+        },
+        coords=coords,
+    )
+    if data.formulation == "lindistflow":
+        ds["branch_q_mvar"] = (("time", "branch"), v["flow.q"])
+        ds["bus_vm_pu"] = (("time", "bus"), np.sqrt(np.maximum(v["flow.w"], 0.0))[:, net.node_of_bus])
+    if data.ev is not None:
+        ds.update(_ev_results(data, v))
+    return ds
+
+
+def _ev_results(data: DispatchData, v: dict[str, np.ndarray]) -> xr.Dataset:
+    ev = data.ev
+    if isinstance(ev, EvSessions):
+        return xr.Dataset(
+            {
+                "ev_p_mw": (("time", "session"), v["ev.p"]),
+                "ev_unmet_mwh": (("session",), v["ev.unmet"]),
+                "ev_bus": (("session",), ev.bus),
+            },
+            coords={"session": ev.index},
+        )
+    return xr.Dataset(
+        {
+            "ev_p_mw": (("time", "ev_bus"), v["ev.p"]),
+            "ev_unmet_mwh": (("ev_bus",), v["ev.unmet"] + ev.shortfall_mwh),
+            "ev_sessions": (("ev_bus",), ev.n_sessions),
+        },
+        coords={"ev_bus": ev.index},
+    )
+
+
+def _emissions(data: DispatchData, v: dict[str, np.ndarray]) -> dict:
+    ext = v["ext_grid.p"]
+    return {
+        "emissions_t": (("time", "pollutant", "source"), emissions_t(data, v["gen.p"], ext)),
+        "grid_co2_marginal_t": (("time",), grid_co2_t(data, ext, data.co2_marginal_t_per_mwh)),
+        "grid_co2_average_t": (("time",), grid_co2_t(data, ext, data.co2_average_t_per_mwh)),
+    }
+
+
+def _cost_breakdown(data: DispatchData, v: dict[str, np.ndarray]) -> dict[str, float]:
+    out = dict.fromkeys(TERMS, 0.0)
+    for name, terms in cost_terms(data).items():
+        if name not in v:
+            continue
+        for term, coef in terms.items():
+            out[term] += float((np.broadcast_to(coef, v[name].shape) * v[name]).sum())
+    for term, value in constant_terms(data).items():
+        out[term] += value
+    return {f"cost_{k}": val for k, val in out.items()}
+
+
+# ---------------------------------------------------------------- explanation
+
+
+def _when(time: pd.Timestamp) -> str:
+    return f"{pd.Timestamp(time):%Y-%m-%d %H:%M} UTC"
+
+
+def explain(data: DispatchData, v: dict[str, np.ndarray]) -> list[str]:
+    """One line per slack in use beyond the tolerance, in grid terms; worst first per kind."""
+    tol = data.options.slack_tolerance
+    net = data.network
+    found: list[tuple[float, str]] = []
+    for t, n in np.argwhere(v["shed.p"] > tol):
+        found.append((v["shed.p"][t, n], f"{net.node_label[n]} sheds {v['shed.p'][t, n]:.3f} MW of load at {_when(data.time[t])}"))
+    found += _ev_lines(data, v, tol)
+    over = v["flow.over_pos"] + v["flow.over_neg"]
+    limited = np.flatnonzero(np.isfinite(net.rating_mva))
+    unit = "MVA" if data.formulation == "lindistflow" else "MW"
+    for t, k in np.argwhere(over > tol):
+        label = net.branch_label[limited[k]]
+        found.append((over[t, k], f"{label} over its rating by {over[t, k]:.3f} {unit} at {_when(data.time[t])}"))
+    if data.formulation == "lindistflow":
+        found += _voltage_lines(data, v, tol)
+    found.sort(key=lambda item: -item[0])
+    lines = [text for _, text in found]
+    if len(lines) > MAX_EXPLANATION_LINES:
+        rest = len(lines) - MAX_EXPLANATION_LINES
+        lines = lines[:MAX_EXPLANATION_LINES] + [f"... and {rest} more"]
+    return lines
+
+
+def _ev_lines(data: DispatchData, v: dict[str, np.ndarray], tol: float) -> list[tuple[float, str]]:
+    ev = data.ev
+    if ev is None:
+        return []
+    end = data.time[-1] + pd.Timedelta(hours=data.dt_h)
+    out = []
+    if isinstance(ev, EvSessions):
+        for s in np.flatnonzero(v["ev.unmet"] > tol):
+            due = min(pd.Timestamp(ev.departure[s]), end)
+            when = "at departure" if due < end or pd.Timestamp(ev.departure[s]) == end else "by the end of the horizon"
+            out.append((v["ev.unmet"][s], f"{ev.label[s]} is short {v['ev.unmet'][s]:.3f} MWh {when} {_when(due)}"))
+        return out
+    short = v["ev.unmet"] + ev.shortfall_mwh
+    for k in np.flatnonzero(short > tol):
+        out.append((short[k], f"{ev.label[k]} ({ev.n_sessions[k]} sessions) is short {short[k]:.3f} MWh by {_when(end)}"))
+    return out
+
+
+def _voltage_lines(data: DispatchData, v: dict[str, np.ndarray], tol: float) -> list[tuple[float, str]]:
+    net = data.network
+    vm = np.sqrt(np.maximum(v["flow.w"], 0.0))
+    out = []
+    for t, n in np.argwhere(v["flow.v_hi"] > tol):
+        by = vm[t, n] - net.vm_max_pu[n]
+        out.append((by, f"{net.node_label[n]} above its voltage limit {net.vm_max_pu[n]:.3f} pu by {by:.4f} pu at {_when(data.time[t])}"))
+    for t, n in np.argwhere(v["flow.v_lo"] > tol):
+        by = net.vm_min_pu[n] - vm[t, n]
+        out.append((by, f"{net.node_label[n]} below its voltage limit {net.vm_min_pu[n]:.3f} pu by {by:.4f} pu at {_when(data.time[t])}"))
+    return out
+
+
+def _cf(units: str, long_name: str) -> dict[str, str]:
+    return {"units": units, "long_name": long_name}
+
+
+VARIABLE_ATTRS: dict[str, dict[str, str]] = {
+    "gen_p_mw": _cf("MW", "thermal unit output"),
+    "sgen_p_mw": _cf("MW", "renewable output"),
+    "sgen_curtailment_mw": _cf("MW", "renewable curtailment (availability minus output)"),
+    "storage_charge_mw": _cf("MW", "battery charging power at the grid connection"),
+    "storage_discharge_mw": _cf("MW", "battery discharging power at the grid connection"),
+    "storage_soc_mwh": _cf("MWh", "battery state of charge at the end of the step"),
+    "ext_grid_import_mw": _cf("MW", "net import from the upstream grid (negative: export)"),
+    "branch_p_mw": _cf("MW", "active power flow from from_bus/hv_bus to to_bus/lv_bus"),
+    "branch_q_mvar": _cf("Mvar", "reactive power flow from from_bus/hv_bus to to_bus/lv_bus"),
+    "load_shed_mw": _cf("MW", "load shed (slack)"),
+    "bus_vm_pu": _cf("1", "bus voltage magnitude (LinDistFlow)"),
+    "bus_price_per_mwh": _cf("currency/MWh", "nodal price: marginal cost of one more MWh of load"),
+    "ev_p_mw": _cf("MW", "EV charging power (negative: V2G discharge)"),
+    "ev_unmet_mwh": _cf("MWh", "requested EV energy not delivered by departure (slack)"),
+    "ev_bus": _cf("1", "pandapower bus of the EV session"),
+    "ev_sessions": _cf("1", "number of sessions in the aggregate"),
+    "emissions_t": _cf("t", "emissions per step by pollutant and source"),
+    "grid_co2_marginal_t": _cf("t", "CO2 of the net grid import at the marginal intensity"),
+    "grid_co2_average_t": _cf("t", "CO2 of the net grid import at the average intensity"),
+}
