@@ -38,8 +38,12 @@ def test_default_model_adds_its_assets(default):
     assert storage.max_e_mwh.tolist() == [1.0, 1.0, 1.0, 2.0]
     chp = default.net.gen.loc[default.net.gen.name == "chp_gas_bus84"].iloc[0]
     assert (chp.bus, chp.max_p_mw) == (84, 2.0)
-    params = default.options["storage_params"][int(storage.index[3])]
-    assert params["eta_charge"] == 0.95 and params["e_mwh"] == 2.0
+    params = default.options.storage[int(storage.index[3])]
+    assert params.charge_efficiency == 0.95 and params.charge_max_mw == 1.0
+    assert (params.soc_min_mwh, params.soc_max_mwh, params.initial_soc_mwh) == (0.2, 1.8, 1.0)
+    chp_params = default.options.gens[int(chp.name)]
+    assert chp_params.marginal_cost_per_mwh == 85.0 and chp_params.co2_t_per_mwh == 0.516
+    assert default.options.nox_damage_cost_per_t == 12000.0 and default.options.ev_formulation == "session"
 
 
 def test_tariff_peak_is_local_berlin_time(default):
