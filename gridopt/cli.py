@@ -70,18 +70,38 @@ def cmd_run(args: argparse.Namespace) -> int:
             err.print(f"  {phase:<9} {seconds:6.2f} s")
             status.update(_NEXT_PHASE.get(phase, "finishing"))
 
-        outcome = run_model(config, store=Store(args.store), out=args.out, progress=progress)
+        outcome = run_model(config, store=Store(args.store), out=args.out, ac=not args.no_ac,
+                            progress=progress)
     results = outcome.results
     out.print(_summary_table(outcome, config.grid.currency))
     for line in results.attrs.get("explanation", "").split("\n"):
         if line:
             out.print(f"  {line}", markup=False)
+    if not args.no_ac:
+        _print_ac(results)
     out.print(f"status {results.attrs['status']}; stored as run {outcome.run_id}"
               + (f" and written to {args.out}" if args.out else ""))
     return 3 if results.attrs["status"] == "infeasible_as_posed" else 0
 
 
-_NEXT_PHASE = {"scenario": "optimizing", "optimize": "solving the baseline", "baseline": "storing"}
+_NEXT_PHASE = {"scenario": "optimizing", "optimize": "AC power flow of every step",
+               "ac check": "solving the baseline", "baseline": "storing"}
+
+
+def _print_ac(results) -> None:
+    """The AC check in a few lines: violations (the first ten) and the linear model's error."""
+    lines = [x for x in results.attrs.get("ac_violations", "").split("\n") if x]
+    unconverged = int(results.attrs.get("kpi_ac_unconverged_steps", 0))
+    vm = results.attrs.get("ac_linear_error_vm_abs_max_pu")
+    p = results.attrs.get("ac_linear_error_p_abs_max_mw")
+    error = (f"max |Δvm| {vm:.4f} pu" if vm is not None else "") + (
+        f"{', ' if vm is not None else ''}max |Δp| {p:.4f} MW" if p is not None else "")
+    out.print(f"AC power flow ({results.attrs.get('ac_backend')}): {len(lines)} violations, "
+              f"{unconverged} steps not converged; linear vs AC: {error or 'n/a'}")
+    for line in lines[:10]:
+        out.print(f"  {line}", markup=False)
+    if len(lines) > 10:
+        out.print(f"  … and {len(lines) - 10} more (gridopt runs show)")
 
 _SUMMARY_ROWS = [
     ("cost", "cost_total", "cost_avoided", "{currency}"),
@@ -193,6 +213,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--start", help="override the window start (ISO 8601; no offset means UTC)")
     p.add_argument("--hours", type=int, help="override the window length in hours")
     p.add_argument("--out", type=Path, help="also write the results NetCDF here")
+    p.add_argument("--no-ac", action="store_true", help="skip the AC power flow of every step")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("inspect", help="summarise a model: network, assets, window, series")

@@ -38,9 +38,11 @@ def run_model(
     *,
     store=None,
     out: Path | None = None,
+    ac: bool = True,
     progress: Callable[[str, float], None] | None = None,
 ) -> RunOutcome:
-    """Build, optimize, compare with the baseline, and save (to ``store`` and/or ``out``).
+    """Build, optimize, check with an AC power flow (``ac``), compare with the baseline, and save
+    (to ``store`` and/or ``out``).
 
     Raises ``SolverError`` when HiGHS fails or stops at its limit without a solution; a run that
     is infeasible as posed is returned (and stored) with its explanation.
@@ -62,6 +64,8 @@ def run_model(
     opts = scenario.options.model_dump()
     results = timed("optimize", optimize, scenario.net, scenario.series, scenario.ev_sessions, **opts)
     _raise_if_unsolved(results)
+    if ac:
+        results = timed("ac check", _with_ac_check, scenario, results)
     baseline = timed("baseline", baseline_dispatch, scenario.net, scenario.series, scenario.ev_sessions, **opts)
     _raise_if_unsolved(baseline, "baseline ")
     figures, base_figures = kpis(results), kpis(baseline)
@@ -74,6 +78,23 @@ def run_model(
     if out is not None:
         results.to_netcdf(out)
     return RunOutcome(run_id, results, figures, base_figures, saved, phases)
+
+
+def _with_ac_check(scenario, results: xr.Dataset) -> xr.Dataset:
+    """The results with the AC power flow of every step, its violations and the linear error."""
+    from gridopt.validate import ac_check, ac_violations, linear_error, violation_lines
+
+    ac = ac_check(scenario.net, scenario.series, results)
+    violations = ac_violations(scenario.net, ac)
+    merged = xr.merge([results, ac], join="outer", combine_attrs="override")  # AC also reports open branches
+    merged.attrs = {**results.attrs, **ac.attrs}
+    merged.attrs["ac_violations"] = "\n".join(violation_lines(violations))
+    merged.attrs["kpi_ac_violations"] = float(len(violations))
+    merged.attrs["kpi_ac_unconverged_steps"] = float((~ac["ac_converged"].values).sum())
+    for key, value in linear_error(results, ac).items():
+        if isinstance(value, (int, float)):
+            merged.attrs[f"ac_linear_error_{key}"] = float(value)
+    return merged
 
 
 def _raise_if_unsolved(results: xr.Dataset, what: str = "") -> None:

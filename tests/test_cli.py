@@ -31,6 +31,9 @@ def test_run_exits_0_and_stores_the_run(day_run, capsys):
         results.attrs["kpi_baseline_cost_total"] - results.attrs["kpi_cost_total"])
     # Smart charging and storage never make the run dearer than the uncontrolled baseline.
     assert results.attrs["kpi_cost_avoided"] >= -1e-6
+    # Every step went through the AC power flow, and it converged.
+    assert results["ac_converged"].values.all() and results.attrs["ac_backend"] == "lightsim2grid"
+    assert results["ac_bus_vm_pu"].sizes == {"time": 24, "bus": 144}
 
 
 def test_runs_list_show_export(day_run, capsys, tmp_path):
