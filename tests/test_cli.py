@@ -70,3 +70,40 @@ def test_data_fetch_errors(capsys):
     assert "data set must be one of" in capsys.readouterr().err
     assert main(["data", "fetch", "acn_caltech"]) == 1
     assert "no public download address" in capsys.readouterr().err
+
+
+def test_infeasible_as_posed_exits_3_and_names_the_bus(tmp_path, capsys):
+    """An import limit far below the load forces load shedding: stored, explained, exit 3."""
+    model = tmp_path / "tight.toml"
+    model.write_text(
+        'name = "tight"\n[network]\nsource = "simbench:1-MV-urban--0-sw"\n'
+        '[time]\nstart = "2016-06-06T00:00:00Z"\nhours = 3\n'
+        '[series.profiles]\nloader = "simbench_profiles"\n[series.carbon]\nloader = "simbench_carbon"\n'
+        "[grid]\nimport_max_mw = 1.0\n"
+    )
+    assert main(["--store", str(tmp_path / "store"), "run", str(model), "--no-ac"]) == 3
+    printed = capsys.readouterr().out
+    assert "load shed" in printed.lower() and "bus" in printed and "2016-06-06 00:00 UTC" in printed
+    records = Store(tmp_path / "store").list()
+    assert [r.status for r in records] == ["infeasible_as_posed"]
+
+
+def test_python_api_matches_the_cli_semantics():
+    import pandapower.networks as pn
+    import pandas as pd
+
+    import gridopt
+
+    net = pn.case9()
+    times = pd.date_range("2020-01-01", periods=2, freq="1h")
+    series = xr.Dataset(
+        {"ext_grid_price_per_mwh": ("time", [30.0, 30.0]),
+         "ext_grid_co2_marginal_t_per_mwh": ("time", [0.5, 0.5]),
+         "ext_grid_co2_average_t_per_mwh": ("time", [0.4, 0.4])},
+        coords={"time": times},
+    )
+    results = gridopt.optimize(net, series, carbon_price_per_t=10.0)
+    assert results.attrs["status"] == "optimal"
+    # Total generation (gens + slack import) equals case9's 315 MW of load in every hour.
+    supplied = results.gen_p_mw.sum("gen") + results.ext_grid_import_mw.sum("ext_grid")
+    assert supplied.values == pytest.approx([315.0, 315.0])
