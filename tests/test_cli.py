@@ -107,3 +107,14 @@ def test_python_api_matches_the_cli_semantics():
     # Total generation (gens + slack import) equals case9's 315 MW of load in every hour.
     supplied = results.gen_p_mw.sum("gen") + results.ext_grid_import_mw.sum("ext_grid")
     assert supplied.values == pytest.approx([315.0, 315.0])
+
+
+@pytest.mark.parametrize("model", ["beijing", "caltech"])
+def test_shipped_data_models_run_a_day(model, shared_data, tmp_path):
+    """The public-data models run end to end and are optimal (no slack) over their first day."""
+    code = main(["--data-dir", str(shared_data), "--store", str(tmp_path), "run", model,
+                 "--hours", "24", "--no-ac"])
+    assert code == 0
+    record = Store(tmp_path).list()[0]
+    assert record.model == model and record.status == "optimal"
+    assert record.kpis["ev_energy_served_mwh"] > 0
