@@ -132,6 +132,20 @@ def _summary_table(outcome, currency: str) -> Table:
     return _table("outcome against the baseline (uncontrolled EV charging, idle storage)", rows)
 
 
+def cmd_monitor(args: argparse.Namespace) -> int:
+    from gridopt.monitor import monitor_command
+
+    with err.status("computing the air-quality index"):
+        report = monitor_command(args.target, data_dir=args.data_dir, out_png=args.png,
+                                 standard=args.standard)
+    out.print(report.title, style="bold", markup=False)
+    for title, rows in report.tables:
+        out.print(_table(title, rows))
+    if report.figure is not None:
+        out.print(f"figure written to {report.figure}")
+    return 0
+
+
 def cmd_data_list(args: argparse.Namespace) -> int:
     from gridopt.config import resolve_data_dir
     from gridopt.datasets import DATASETS, files_needed
@@ -215,6 +229,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, help="also write the results NetCDF here")
     p.add_argument("--no-ac", action="store_true", help="skip the AC power flow of every step")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("monitor", help="air quality: coverage, QC flags, hours per AQI category, worst episodes")
+    p.add_argument("target", help="model name or .toml, or a Beijing PRSA / five-cities / AirQualityUCI file or folder")
+    p.add_argument("--standard", choices=["china", "epa"], help="AQI standard (default: the model's; china for Chinese data)")
+    p.add_argument("--png", type=Path, help="also write a PNG of the AQI by station over time")
+    p.set_defaults(func=cmd_monitor)
 
     p = sub.add_parser("inspect", help="summarise a model: network, assets, window, series")
     p.add_argument("model", nargs="?", default=None, help="model file or shipped model name (default: default)")
