@@ -77,6 +77,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     for line in results.attrs.get("explanation", "").split("\n"):
         if line:
             out.print(f"  {line}", markup=False)
+    if "kpi_episode_hours" in results.attrs:
+        out.print(_policy_table(results.attrs, config.grid.currency))
     if not args.no_ac:
         _print_ac(results)
     out.print(f"status {results.attrs['status']}; stored as run {outcome.run_id}"
@@ -86,6 +88,27 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 _NEXT_PHASE = {"scenario": "optimizing", "optimize": "AC power flow of every step",
                "ac check": "solving the baseline", "baseline": "storing"}
+
+
+_POLICY_ROWS = [
+    ("NOx in episode hours", "episode_nox_t", "t"),
+    ("SO2 in episode hours", "episode_so2_t", "t"),
+    ("PM2.5 in episode hours", "episode_pm25_t", "t"),
+    ("cost", "cost_total", "{currency}"),
+    ("CO2, marginal signal", "co2_marginal_t", "t"),
+    ("CO2, average signal", "co2_average_t", "t"),
+]
+
+
+def _policy_table(attrs: dict, currency: str) -> Table:
+    """The air-quality policy's effect: the run with it against the same run without it."""
+    rows = [{"": label, "with policy": _num(attrs[f"kpi_{key}"]),
+             "without policy": _num(attrs[f"kpi_nopolicy_{key}"]),
+             "avoided by the policy": _num(attrs[f"kpi_policy_{key}_avoided"]),
+             "units": units.format(currency=currency)}
+            for label, key, units in _POLICY_ROWS]
+    hours = int(attrs["kpi_episode_hours"])
+    return _table(f"air-quality policy: {hours} episode hours in the window", rows)
 
 
 def _print_ac(results) -> None:

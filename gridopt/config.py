@@ -179,7 +179,9 @@ class Assets(_Strict):
 
 
 class AirQualityPolicy(_Strict):
-    mode: Literal["off", "price", "cap"] = "off"
+    """In episode hours (AQI of the stations >= threshold) pollutant damage costs × ``factor``."""
+
+    mode: Literal["off", "price"] = "off"
     standard: Literal["epa", "china"] = "china"
     threshold_aqi: Positive = 200
     factor: Positive = 5.0

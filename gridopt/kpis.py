@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-__all__ = ["kpis", "avoided", "AVOIDED", "KPI_UNITS"]
+__all__ = ["kpis", "avoided", "air_quality_kpis", "AVOIDED", "KPI_UNITS", "POLICY_COMPARED"]
 
 KPI_UNITS = {
     "cost_total": "currency",
@@ -83,6 +83,36 @@ def kpis(results: xr.Dataset) -> dict[str, float]:
     }
     figures["cost_total"] = figures["cost_energy"] + figures["cost_carbon"] + figures["cost_pollution"]
     return {k: float(figures[k]) for k in KPI_UNITS}
+
+
+POLICY_COMPARED = ("cost_total", "co2_marginal_t", "co2_average_t",
+                   "episode_nox_t", "episode_so2_t", "episode_pm25_t")
+"""Key figures compared between a run with its air-quality policy and the same run without it."""
+
+
+def air_quality_kpis(results: xr.Dataset, standard: str) -> dict[str, float]:
+    """Local pollutants in episode hours, hours per AQI category, and AQI-weighted emissions.
+
+    Needs ``aq_episode(time)`` and ``aqi_<standard>(time, station)`` in ``results``; the hourly
+    AQI is the highest of the stations. ``<pollutant>_aqi_weighted_t`` is Σ_t e_t · AQI_t / 100:
+    a tonne emitted at AQI 200 counts twice, at AQI 50 half.
+    """
+    from gridopt.environment import CHINA_CATEGORIES, EPA_CATEGORIES, aqi_category
+
+    local = results["emissions_t"].sel(source="local")
+    episodes = results["aq_episode"].astype(bool)
+    aqi = results[f"aqi_{standard}"].max("station", skipna=True)
+    figures = {"episode_hours": float(episodes.sum())}
+    for p in ("nox", "so2", "pm25"):
+        series = local.sel(pollutant=p)
+        figures[f"episode_{p}_t"] = float(series.where(episodes, 0.0).sum())
+        figures[f"{p}_aqi_weighted_t"] = float((series * aqi.fillna(0.0) / 100).sum())
+    categories = CHINA_CATEGORIES if standard == "china" else EPA_CATEGORIES
+    codes = aqi_category(aqi.values, categories)
+    for i, category in enumerate(categories):
+        slug = category.name.lower().replace(" ", "_").replace("-", "_")
+        figures[f"aqi_hours_{slug}"] = float((codes == i).sum())
+    return figures
 
 
 def avoided(run: dict[str, float], baseline: dict[str, float]) -> dict[str, float]:

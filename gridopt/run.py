@@ -16,7 +16,7 @@ import xarray as xr
 
 from gridopt.config import ModelConfig
 from gridopt.errors import SolverError
-from gridopt.kpis import avoided, kpis
+from gridopt.kpis import POLICY_COMPARED, air_quality_kpis, avoided, kpis
 
 __all__ = ["RunOutcome", "run_model"]
 
@@ -62,14 +62,21 @@ def run_model(
 
     scenario = timed("scenario", build_scenario, config)
     opts = scenario.options.model_dump()
-    results = timed("optimize", optimize, scenario.net, scenario.series, scenario.ev_sessions, **opts)
+    series = scenario.series
+    results = timed("optimize", optimize, scenario.net, series, scenario.ev_sessions, **opts)
     _raise_if_unsolved(results)
     if ac:
         results = timed("ac check", _with_ac_check, scenario, results)
-    baseline = timed("baseline", baseline_dispatch, scenario.net, scenario.series, scenario.ev_sessions, **opts)
+    baseline = timed("baseline", baseline_dispatch, scenario.net, series, scenario.ev_sessions, **opts)
     _raise_if_unsolved(baseline, "baseline ")
-    figures, base_figures = kpis(results), kpis(baseline)
+    results, baseline = _with_signals(results, series), _with_signals(baseline, series)
+    figures, base_figures = _figures(results, config), _figures(baseline, config)
     saved = avoided(figures, base_figures)
+    if "aq_weight" in series:
+        unpoliced = timed("no_policy", optimize, scenario.net, series.drop_vars("aq_weight"),
+                          scenario.ev_sessions, **opts)
+        _raise_if_unsolved(unpoliced, "no-policy ")
+        _annotate_policy(results, _figures(_with_signals(unpoliced, series), config), figures)
     _annotate(results, config, figures, base_figures, saved, phases)
     run_id = None
     if store is not None:
@@ -95,6 +102,30 @@ def _with_ac_check(scenario, results: xr.Dataset) -> xr.Dataset:
         if isinstance(value, (int, float)):
             merged.attrs[f"ac_linear_error_{key}"] = float(value)
     return merged
+
+
+SIGNALS = ("ext_grid_price_per_mwh", "ext_grid_co2_marginal_t_per_mwh", "ext_grid_co2_average_t_per_mwh",
+           "aq_weight", "aq_episode", "aqi_china", "aqi_epa")
+"""Input series copied into the results, so a stored run explains itself (and the app can plot it)."""
+
+
+def _with_signals(results: xr.Dataset, series: xr.Dataset) -> xr.Dataset:
+    present = [name for name in SIGNALS if name in series]
+    return results.assign({name: series[name] for name in present})
+
+
+def _figures(results: xr.Dataset, config: ModelConfig) -> dict[str, float]:
+    figures = kpis(results)
+    if "aq_episode" in results:
+        figures.update(air_quality_kpis(results, config.policy.air_quality.standard))
+    return figures
+
+
+def _annotate_policy(results: xr.Dataset, unpoliced: dict[str, float], figures: dict[str, float]) -> None:
+    """What the air-quality policy changed: the run without it minus the run with it."""
+    for key in POLICY_COMPARED:
+        results.attrs[f"kpi_nopolicy_{key}"] = unpoliced[key]
+        results.attrs[f"kpi_policy_{key}_avoided"] = unpoliced[key] - figures[key]
 
 
 def _raise_if_unsolved(results: xr.Dataset, what: str = "") -> None:

@@ -59,6 +59,7 @@ def build_scenario(config: ModelConfig, progress: Callable[[str], None] | None =
     series = _with_static_defaults(series, net, times)
     series["ext_grid_price_per_mwh"] = _tariff(config, times)
     net, series, options = _add_assets(config, net, series)
+    series = _with_aq_policy(config, series)
     _check_signals(config, series)
     _check_finite(config, series)
     sessions = _sessions_for_model(config, sessions, net)
@@ -250,6 +251,17 @@ def _ev_formulation(config: ModelConfig, sessions: xr.Dataset | None) -> str:
         many = sessions is not None and sessions.sizes["session"] > AGGREGATE_EV_ABOVE
         return "aggregate" if many else "session"
     return {"sessions": "session", "aggregate": "aggregate"}[chosen]
+
+
+def _with_aq_policy(config: ModelConfig, series: xr.Dataset) -> xr.Dataset:
+    """Episode hours and the pollutant-cost weight of the air-quality policy (when it is on)."""
+    from gridopt.aq_policy import aq_weight, episode_hours
+
+    policy = config.policy.air_quality
+    if policy.mode == "off":
+        return series
+    episodes = episode_hours(series, policy, where=str(config.path))
+    return series.assign(aq_episode=episodes, aq_weight=aq_weight(episodes, policy))
 
 
 def _check_signals(config: ModelConfig, series: xr.Dataset) -> None:

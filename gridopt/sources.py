@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from gridopt.aq_policy import AQI_LEAD_IN, with_aqi
 from gridopt.config import ModelConfig, SeriesSection
 from gridopt.errors import ConfigError, DataError
 from gridopt.io.series import add_series, resample
@@ -210,6 +211,8 @@ def load_source(name: str, spec: SeriesSection, ctx: SourceContext) -> xr.Datase
         return ds
     if spec.shift_to_year is not None:
         ds = shift_to_year(ds, spec.shift_to_year)
+    if any(str(v).startswith("aq_") for v in ds.data_vars):
+        ds = with_aqi(ds.sel(time=slice(pd.Timestamp(ctx.start) - AQI_LEAD_IN, pd.Timestamp(ctx.end))))
     ds = _window(ds, name, spec, ctx)
     ds = resample(ds, ctx.config.time.step)
     if spec.scale != 1.0:
