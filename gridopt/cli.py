@@ -27,7 +27,7 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 def _table(title: str, rows: Sequence[dict[str, str]]) -> Table:
     table = Table(title=title, title_justify="left", show_lines=False)
     for column in rows[0] if rows else ():
-        table.add_column(column)
+        table.add_column(column, no_wrap=True)
     for row in rows:
         table.add_row(*row.values())
     return table
@@ -225,7 +225,16 @@ def cmd_runs_show(args: argparse.Namespace) -> int:
 
 
 def cmd_runs_export(args: argparse.Namespace) -> int:
-    path = _store(args).export_csv(args.run_id, args.variable, args.out)
+    if args.ev_statement:
+        from gridopt.statements import ev_statement
+
+        frame = ev_statement(_store(args).open(args.run_id), where=f"run {args.run_id}")
+        tmp = args.out.with_name(f".{args.out.name}.tmp")
+        frame.to_csv(tmp, index=False)
+        tmp.replace(args.out)
+        path = args.out
+    else:
+        path = _store(args).export_csv(args.run_id, args.variable, args.out)
     out.print(f"wrote {path}")
     return 0
 
@@ -284,7 +293,9 @@ def _parser() -> argparse.ArgumentParser:
     p = runs.add_parser("export", help="CSV of one variable, or a folder of CSVs of all")
     p.add_argument("run_id")
     p.add_argument("--variable", help="e.g. gen_p_mw (default: every variable, into a folder)")
-    p.add_argument("--out", required=True, help="CSV file (with --variable) or folder")
+    p.add_argument("--ev-statement", action="store_true",
+                   help="per-EV-session energy, cost and CO2 (marginal and average) instead")
+    p.add_argument("--out", required=True, type=Path, help="CSV file (with --variable or --ev-statement) or folder")
     p.set_defaults(func=cmd_runs_export)
     return parser
 
