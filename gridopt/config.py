@@ -92,6 +92,9 @@ class SeriesSection(_Strict):
         None, description="relabel the data's timestamps to this year, shifted by whole weeks"
     )
     region: str | None = None
+    factor_set: Literal["lifecycle", "direct"] = Field(
+        "lifecycle", description="emission factors of generation by fuel (eia930 loader)"
+    )
     year: int | None = None
     buses: list[int] | None = None
     sessions_per_day: NonNegative | None = None

@@ -48,17 +48,19 @@ def _simbench_carbon(spec: SeriesSection, ctx: SourceContext) -> xr.Dataset:
 
 
 def _eia930(spec: SeriesSection, ctx: SourceContext) -> xr.Dataset:
-    from gridopt.environment import marginal_intensity
-    from gridopt.io.eia930 import IPCC_AR5_LIFECYCLE_G_PER_KWH, open_eia930
+    """Average and marginal intensity from generation by fuel, with the chosen factor set."""
+    from gridopt.environment import average_intensity, marginal_intensity
+    from gridopt.io.eia930 import FACTOR_SETS, open_eia930
 
     raw = open_eia930(ctx.config.resolve(_need_path(spec, ctx)))
-    factors = {fuel: g / 1000 for fuel, g in IPCC_AR5_LIFECYCLE_G_PER_KWH.items()}
-    marginal, _fit = marginal_intensity(raw["generation_mw"], factors)
+    factors = {fuel: g / 1000 for fuel, g in FACTOR_SETS[spec.factor_set].items()}
+    average = average_intensity(raw["generation_mw"], factors)
+    marginal, fit = marginal_intensity(raw["generation_mw"], factors)
+    basis = {"factor_set": spec.factor_set, "marginal_fit_median_r2": float(np.nanmedian(fit["r2"].values))}
     ds = xr.Dataset(attrs=raw.attrs)
     qc = raw["grid_co2_average_t_per_mwh_qc"]
-    add_series(ds, "ext_grid_co2_average_t_per_mwh", raw["grid_co2_average_t_per_mwh"], qc,
-               raw["grid_co2_average_t_per_mwh"].attrs)
-    add_series(ds, "ext_grid_co2_marginal_t_per_mwh", marginal, qc, marginal.attrs)
+    add_series(ds, "ext_grid_co2_average_t_per_mwh", average, qc, {**average.attrs, **basis})
+    add_series(ds, "ext_grid_co2_marginal_t_per_mwh", marginal, qc, {**marginal.attrs, **basis})
     return ds
 
 

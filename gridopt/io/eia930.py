@@ -38,7 +38,13 @@ import xarray as xr
 from gridopt.io.generic import ColumnSpec, open_csv_series
 from gridopt.io.series import QC, Rule, add_series, qc_name, series_attrs
 
-__all__ = ["FUELS", "IPCC_AR5_LIFECYCLE_G_PER_KWH", "open_eia930"]
+__all__ = [
+    "FUELS",
+    "FACTOR_SETS",
+    "IPCC_AR5_LIFECYCLE_G_PER_KWH",
+    "ELECTRICITY_MAPS_DIRECT_G_PER_KWH",
+    "open_eia930",
+]
 
 FUELS = ("WND", "SUN", "WAT", "OIL", "NG", "COL", "NUC", "OTH")
 """EIA-930 fuel codes: wind, solar, hydro (incl. pumped storage), oil, natural gas, coal,
@@ -60,6 +66,22 @@ IPCC_AR5_LIFECYCLE_G_PER_KWH = {
     "NUC": 12,
     "WND": 11,
 }
+
+# Direct (combustion-only) emissions, gCO2eq/kWh: Electricity Maps defaults (IPCC 2014; oil an
+# EIA 2020/BEIS 2021 blend; OTH as "unknown/other thermal"); non-combustion fuels emit nothing.
+ELECTRICITY_MAPS_DIRECT_G_PER_KWH = {
+    "COL": 760,
+    "NG": 370,
+    "OIL": 406,
+    "OTH": 575,
+    "SUN": 0,
+    "WAT": 0,
+    "NUC": 0,
+    "WND": 0,
+}
+
+FACTOR_SETS = {"lifecycle": IPCC_AR5_LIFECYCLE_G_PER_KWH, "direct": ELECTRICITY_MAPS_DIRECT_G_PER_KWH}
+"""Factor sets by name (g/kWh = kg/MWh); ``lifecycle`` reproduces the files' ``avg_CI``."""
 
 _STORAGE_FUELS = ("WAT", "OTH")
 _NEGATIVE_SHARE = 0.02  # a fuel without storage may be negative by this share of the total
