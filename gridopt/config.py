@@ -14,13 +14,23 @@ exist there, else against the model file's folder.
 
 from __future__ import annotations
 
+import difflib
 import os
 import tomllib
+import zoneinfo
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from gridopt.errors import ConfigError
 
@@ -42,12 +52,15 @@ NonNegative = Annotated[float, Field(ge=0)]
 Positive = Annotated[float, Field(gt=0)]
 Fraction = Annotated[float, Field(ge=0, le=1)]
 Efficiency = Annotated[float, Field(gt=0, le=1)]
+HourOfDay = Annotated[int, Field(ge=0, le=24)]
+Time = Annotated[datetime, Strict(False)]  # a TOML datetime, or an ISO 8601 string
 
 
 class _Strict(BaseModel):
-    """Every section forbids unknown keys and is immutable once loaded."""
+    """Every section forbids unknown keys, nan and inf (TOML allows both) and values of another
+    TOML type (``p_mw = "5"``, ``cyclic = 1``; an integer is a valid float), and is immutable."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, strict=True)
 
 
 class NetworkSection(_Strict):
@@ -56,8 +69,8 @@ class NetworkSection(_Strict):
 
 
 class TimeSection(_Strict):
-    start: datetime
-    end: datetime | None = None
+    start: Time
+    end: Time | None = None
     hours: Annotated[int, Field(gt=0)] | None = None
     step: Literal["15min", "1h"] = "1h"
 
@@ -109,10 +122,29 @@ class GridSection(_Strict):
     currency: str = "EUR"
     price_per_mwh: float = 60.0
     peak_price_per_mwh: float | None = None
-    peak_hours_local: tuple[int, int] = (17, 21)
+    peak_hours_local: Annotated[tuple[HourOfDay, HourOfDay], Strict(False)] = (17, 21)
     timezone: str = "UTC"
     import_max_mw: Positive | None = None
     export_max_mw: NonNegative | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError("must be an IANA time zone name such as 'Europe/Berlin'") from None
+        return value
+
+    @model_validator(mode="after")
+    def _peak_window(self) -> GridSection:
+        start, end = self.peak_hours_local
+        if not start < end:
+            raise ValueError(
+                "peak_hours_local must be [start, end) local hours with start < end "
+                f"(got [{start}, {end}])"
+            )
+        return self
 
 
 class RenewableAsset(_Strict):
@@ -273,6 +305,11 @@ def load_model(model: str | Path | None = None, data_dir: str | Path | None = No
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path}: a model file must be UTF-8 text (got byte {exc.object[exc.start]:#04x} "
+            f"at offset {exc.start})"
+        ) from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the model file ({exc.strerror})") from None
     raw.setdefault("name", path.stem)
@@ -319,19 +356,59 @@ def _model_path(model: str | Path | None) -> Path:
 
 
 def _describe(exc: ValidationError) -> str:
-    """The first validation error as one line: key path, what was expected, the value."""
-    err = exc.errors(include_url=False)[0]
-    key = _key_path(err["loc"])
+    """One validation error as one line: key path, what was expected, the value.
+
+    An unknown key is reported before anything else: next to a missing required key it is
+    almost always that key misspelt.
+    """
+    errors = exc.errors(include_url=False)
+    err = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
+    loc = tuple(err["loc"])
     got = err.get("input")
     if err["type"] == "extra_forbidden":
-        return f"{key}: unknown key (expected one of: {_allowed_keys(err['loc'])})"
+        return f"{_key_path(loc)}: unknown key ({_suggest(loc)})"
     if err["type"] == "missing":
-        return f"{key}: required key is missing"
-    message = err["msg"].removeprefix("Value error, ")
-    message = message.replace("Input should be", "must be")
+        return f"{_key_path(loc)}: required key is missing"
+    if loc and loc[-1] == "[key]":  # a dict key outside its allowed set
+        return f"{_key_path(loc[:-1])}: unknown key ({_plain(err, loc[:-1])})"
+    message = _plain(err, loc)
     if isinstance(got, dict):  # model-level validators: the message carries the values
-        return f"{key or 'model'}: {message}"
-    return f"{key}: {message} (got {got!r})"
+        return f"{_key_path(loc) or 'model'}: {message}"
+    return f"{_key_path(loc)}: {message} (got {got!r})"
+
+
+def _plain(err: dict, loc: tuple[Any, ...]) -> str:
+    """Pydantic's message in the words of a model file: units for numbers, ISO 8601 for times."""
+    kind, got = err["type"], err.get("input")
+    if kind.startswith(("float_", "int_")):
+        if kind.startswith("int_") and isinstance(got, float):
+            return "must be a whole number"
+        noun = "a whole number" if kind.startswith("int_") else "a number"
+        unit = _unit_of(str(loc[-1])) if loc else ""
+        written = ", written without a unit" if isinstance(got, str) else ""
+        return f"must be {noun}{unit}{written}"
+    if kind == "bool_type":
+        return "must be true or false"
+    if kind == "string_type":
+        return "must be a string (in quotes)"
+    if kind.startswith("datetime"):
+        return "must be an ISO 8601 time such as '2021-06-07T00:00:00Z'"
+    return err["msg"].removeprefix("Value error, ").replace("Input should be", "must be")
+
+
+_UNIT_WORDS = {"mw": "MW", "mwh": "MWh", "kw": "kW", "mvar": "Mvar", "t": "t", "s": "s", "h": "h"}
+
+
+def _unit_of(key: str) -> str:
+    """' in MW' for 'p_mw', ' in t/MWh' for 'co2_t_per_mwh', ' per MWh' for 'cost_per_mwh'."""
+    parts = key.split("_")
+    if "per" in parts[:-1]:
+        i = parts.index("per")
+        den = _UNIT_WORDS.get(parts[i + 1], parts[i + 1])
+        num = _UNIT_WORDS.get(parts[i - 1]) if i else None
+        return f" in {num}/{den}" if num else f" per {den}"
+    unit = _UNIT_WORDS.get(parts[-1])
+    return f" in {unit}" if unit and len(parts) > 1 else ""
 
 
 def _key_path(loc: tuple[Any, ...]) -> str:
@@ -344,7 +421,15 @@ def _key_path(loc: tuple[Any, ...]) -> str:
     return ".".join(parts)
 
 
-def _allowed_keys(loc: tuple[Any, ...]) -> str:
+def _suggest(loc: tuple[Any, ...]) -> str:
+    """'did you mean 'e_mwh'? expected one of: ...' for an unknown key at ``loc``."""
+    allowed = _allowed_keys(loc)
+    near = difflib.get_close_matches(str(loc[-1]), allowed, n=1, cutoff=0.6)
+    hint = f"did you mean {near[0]!r}? " if near else ""
+    return f"{hint}expected one of: {', '.join(allowed)}"
+
+
+def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
     """The keys the section holding ``loc[-1]`` accepts."""
     cls: Any = ModelConfig
     for item in loc[:-1]:
@@ -355,9 +440,8 @@ def _allowed_keys(loc: tuple[Any, ...]) -> str:
             break
         cls = _section_class(field.annotation)
         if cls is None:
-            return "?"
-    fields = [k for k in cls.model_fields if k not in ("path", "data_dir")]
-    return ", ".join(fields)
+            return []
+    return [k for k in cls.model_fields if k not in ("path", "data_dir")]
 
 
 def _section_class(annotation: Any) -> type[BaseModel] | None:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import difflib
 import inspect
+import json
 import logging
 from collections.abc import Callable
 from functools import cache
@@ -132,6 +133,8 @@ def _file_net(source: str, base_dir: Path | None) -> pandapowerNet:
         )
     if not path.is_file():
         raise NetworkError(f"network '{source}': file not found: {path}")
+    if suffix == ".json":
+        _check_pandapower_json(path)
     try:
         if suffix == ".json":
             return pp.from_json(str(path))
@@ -147,13 +150,27 @@ def _file_net(source: str, base_dir: Path | None) -> pandapowerNet:
         ) from None
 
 
+def _check_pandapower_json(path: Path) -> None:
+    """NetworkError unless ``path`` holds a JSON document written by ``pandapower.to_json``."""
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise NetworkError(f"{path}: cannot be read as a pandapower JSON (not JSON: {exc})") from None
+    if not (isinstance(doc, dict) and doc.get("_class") == "pandapowerNet"):
+        raise NetworkError(
+            f"{path}: cannot be read as a pandapower JSON (JSON, but not a net written by "
+            "pandapower.to_json: no \"_class\": \"pandapowerNet\")"
+        )
+
+
 # --------------------------------------------------------------------------- checks
 
 
 def check_network(net: pandapowerNet) -> None:
     """Raise NetworkError naming the first element that makes ``net`` unusable.
 
-    Checks, over in-service elements: buses ``vn_kv > 0``; lines ``length_km > 0``,
+    Checks, over in-service elements: every bus reference names a bus of the net; buses
+    ``vn_kv > 0``; lines ``length_km > 0``,
     ``x_ohm_per_km >= 0``, ``r_ohm_per_km`` or ``x_ohm_per_km > 0``, ``max_i_ka > 0``;
     transformers ``sn_mva > 0``, ``vk_percent > 0``; an in-service ext_grid or slack gen; and
     every bus holding an in-service load, generator or storage connected to a slack.
@@ -164,6 +181,7 @@ def check_network(net: pandapowerNet) -> None:
     line switch is not an error either; only what it leaves unsupplied matters.
     """
     where = _where(net)
+    _check_bus_references(net, where)
     _check_positive(net, where, "bus", ["vn_kv"])
     _check_lines(net, where)
     _check_positive(net, where, "trafo", ["sn_mva", "vk_percent"])
@@ -207,6 +225,30 @@ def _check_positive(net, where: str, table: str, columns: list[str]) -> None:
     for column in columns:
         # NaN fails "> 0" too, which is wanted: a missing rating is not a rating.
         _first_bad(net, where, table, column, ~(frame[column] > 0), "> 0")
+
+
+_BUS_COLUMNS = {
+    "line": ("from_bus", "to_bus"),
+    "trafo": ("hv_bus", "lv_bus"),
+    "trafo3w": ("hv_bus", "mv_bus", "lv_bus"),
+    "impedance": ("from_bus", "to_bus"),
+    "dcline": ("from_bus", "to_bus"),
+    "ext_grid": ("bus",),
+    "shunt": ("bus",),
+    **{table: ("bus",) for table in _POWER_TABLES},
+}
+"""Columns that hold a bus index, by table."""
+
+
+def _check_bus_references(net, where: str) -> None:
+    """Every in-service element sits at (or joins) buses that exist."""
+    buses = net.bus.index
+    for table, columns in _BUS_COLUMNS.items():
+        frame = _in_service(net, table)
+        for column in columns:
+            if column in frame:
+                _first_bad(net, where, table, column, ~frame[column].isin(buses),
+                           "a bus of the network")
 
 
 def _check_lines(net, where: str) -> None:

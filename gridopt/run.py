@@ -3,10 +3,15 @@
 The baseline is the same scenario with uncontrolled EV charging and idle storage; every run
 reports what it avoided against it (``kpi_*_avoided_*``). Phases are timed and reported through
 ``progress`` as they finish.
+
+A run lands completely or not at all: the ``out`` file and the store folder are checked before
+anything is computed, ``out`` is written under a temporary name and renamed into place only once
+the store has the run, and a failed store write removes the temporary file.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +20,7 @@ from time import perf_counter
 import xarray as xr
 
 from gridopt.config import ModelConfig
-from gridopt.errors import SolverError
+from gridopt.errors import ConfigError, GridoptError, SolverError
 from gridopt.kpis import POLICY_COMPARED, air_quality_kpis, avoided, kpis
 
 __all__ = ["RunOutcome", "run_model"]
@@ -50,6 +55,7 @@ def run_model(
     from gridopt.dispatch import baseline_dispatch, optimize
     from gridopt.scenario import build_scenario
 
+    _check_destinations(store, out)
     phases: dict[str, float] = {}
     say = progress or (lambda _phase, _s: None)
 
@@ -64,27 +70,60 @@ def run_model(
     opts = scenario.options.model_dump()
     series = scenario.series
     results = timed("optimize", optimize, scenario.net, series, scenario.ev_sessions, **opts)
-    _raise_if_unsolved(results)
+    _raise_if_unsolved(results, config)
     if ac:
         results = timed("ac check", _with_ac_check, scenario, results)
     baseline = timed("baseline", baseline_dispatch, scenario.net, series, scenario.ev_sessions, **opts)
-    _raise_if_unsolved(baseline, "baseline ")
+    _raise_if_unsolved(baseline, config, "baseline ")
     results, baseline = _with_signals(results, series), _with_signals(baseline, series)
     figures, base_figures = _figures(results, config), _figures(baseline, config)
     saved = avoided(figures, base_figures)
     if "aq_weight" in series:
         unpoliced = timed("no_policy", optimize, scenario.net, series.drop_vars("aq_weight"),
                           scenario.ev_sessions, **opts)
-        _raise_if_unsolved(unpoliced, "no-policy ")
+        _raise_if_unsolved(unpoliced, config, "no-policy ")
         _annotate_policy(results, _figures(_with_signals(unpoliced, series), config), figures)
     _annotate(results, config, figures, base_figures, saved, phases)
+    save = {"model": config.name, "inputs": _inputs(config), "options": opts, "model_file": config.path}
     run_id = None
-    if store is not None:
-        run_id = timed("store", store.save, results, model=config.name, inputs=_inputs(config),
-                       options=opts, model_file=config.path)
-    if out is not None:
-        results.to_netcdf(out)
+    if store is not None or out is not None:
+        run_id = timed("store", _save, results, store, out, save)
     return RunOutcome(run_id, results, figures, base_figures, saved, phases)
+
+
+def _check_destinations(store, out: Path | None) -> None:
+    """Refuse, before any work, a store or ``out`` path that cannot take the results."""
+    if store is not None and store.root.exists() and not store.root.is_dir():
+        raise ConfigError(f"--store {store.root}: must be a folder (got a file)")
+    if out is None:
+        return
+    out = Path(out)
+    if out.is_dir():
+        raise ConfigError(f"--out {out}: must be a file name (got a folder)")
+    if not out.parent.is_dir():
+        raise ConfigError(f"--out {out}: folder {out.parent} does not exist")
+
+
+def _save(results: xr.Dataset, store, out: Path | None, save: dict) -> str | None:
+    """Store the run and write ``out``, both or neither; returns the run id (None without store)."""
+    tmp = None
+    if out is not None:
+        out = Path(out)
+        tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+        try:
+            results.to_netcdf(tmp)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise GridoptError(f"--out {out}: cannot be written ({exc.strerror or exc})") from None
+    try:
+        run_id = store.save(results, **save) if store is not None else None
+    except BaseException:
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
+        raise
+    if tmp is not None:
+        os.replace(tmp, out)
+    return run_id
 
 
 def _with_ac_check(scenario, results: xr.Dataset) -> xr.Dataset:
@@ -128,10 +167,18 @@ def _annotate_policy(results: xr.Dataset, unpoliced: dict[str, float], figures: 
         results.attrs[f"kpi_policy_{key}_avoided"] = unpoliced[key] - figures[key]
 
 
-def _raise_if_unsolved(results: xr.Dataset, what: str = "") -> None:
+def _raise_if_unsolved(results: xr.Dataset, config: ModelConfig, what: str = "") -> None:
+    """SolverError when HiGHS stopped at its time limit or failed; the message says which."""
     status = results.attrs.get("status")
-    if status in ("time_limit", "error"):
-        raise SolverError(f"{what}dispatch: {status} ({results.attrs.get('explanation', '')})")
+    detail = results.attrs.get("explanation", "")
+    if status == "time_limit":
+        raise SolverError(
+            f"{config.path}: {what}dispatch stopped at the solver time limit of "
+            f"{config.solver.time_limit_s:g} s without a usable solution (raise [solver] "
+            f"time_limit_s; {detail})"
+        )
+    if status == "error":
+        raise SolverError(f"{config.path}: {what}dispatch: the solver failed ({detail})")
 
 
 def _annotate(results, config, figures, base_figures, saved, phases) -> None:

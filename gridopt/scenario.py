@@ -18,7 +18,7 @@ import xarray as xr
 
 from gridopt.config import ModelConfig
 from gridopt.errors import ConfigError, DataError
-from gridopt.sources import SourceContext, load_source
+from gridopt.sources import SERIES_CONTRACT, SourceContext, load_source
 
 __all__ = ["Scenario", "build_scenario", "time_index"]
 
@@ -61,8 +61,8 @@ def build_scenario(config: ModelConfig, progress: Callable[[str], None] | None =
     net, series, options = _add_assets(config, net, series)
     series = _with_aq_policy(config, series)
     _check_signals(config, series)
-    _check_finite(config, series)
-    sessions = _sessions_for_model(config, sessions, net)
+    _check_values(config, series)
+    sessions = _sessions_for_model(config, sessions)
     options = options.model_copy(update={"ev_formulation": _ev_formulation(config, sessions)})
     return Scenario(config.name, net, series, sessions, options, config, sources)
 
@@ -273,36 +273,39 @@ def _check_signals(config: ModelConfig, series: xr.Dataset) -> None:
         )
 
 
-def _check_finite(config: ModelConfig, series: xr.Dataset) -> None:
-    """Every series that drives a decision must be a finite number at every step."""
-    for name in ("load_p_mw", "load_q_mvar", "sgen_p_max_mw", "ext_grid_price_per_mwh", *REQUIRED_SIGNALS):
+def _check_values(config: ModelConfig, series: xr.Dataset) -> None:
+    """Every series that drives a decision is a finite number at every step, within its range
+    (``gridopt.sources.SERIES_CONTRACT``); the error names the element, the step and the source."""
+    names = [*SERIES_CONTRACT, "ext_grid_price_per_mwh"]
+    for name in names:
         if name not in series:
             continue
-        values = series[name].transpose("time", ...).values
+        var = series[name].transpose("time", ...)
+        values = var.values
+        low = SERIES_CONTRACT[name].low if name in SERIES_CONTRACT else None
         bad = ~np.isfinite(values)
+        expected = "finite at every step"
+        if not bad.any() and low is not None:
+            bad = values < low
+            expected = f">= {low:g} at every step"
         if bad.any():
             t, *rest = np.argwhere(bad)[0]
-            element = ""
-            if rest:
-                dim = series[name].transpose("time", ...).dims[1]
-                element = f" {dim} {series[dim].values[rest[0]]}"
+            element = f" {var.dims[1]} {var[var.dims[1]].values[rest[0]]}" if rest else ""
             raise DataError(
-                f"{config.path}: series {name}{element} must be finite at every step "
-                f"(got {values[bad][0]} at {series.time.values[t]} UTC, {int(bad.sum())} values in all; "
-                f"source {series[name].attrs.get('source_series', '?')})"
+                f"{config.path}: series {name}{element} must be {expected} "
+                f"(got {values[bad][0]} at {pd.Timestamp(var.time.values[t]):%Y-%m-%d %H:%M} UTC, "
+                f"{int(bad.sum())} values in all; source {var.attrs.get('source_series', '?')})"
             )
 
 
-def _sessions_for_model(config: ModelConfig, sessions: dict, net) -> xr.Dataset | None:
+def _sessions_for_model(config: ModelConfig, sessions: dict) -> xr.Dataset | None:
     if config.assets.ev is None:
         return None
     ds = sessions.get(config.assets.ev.sessions)
     if ds is None:
         raise ConfigError(
             f"{config.path}: assets.ev.sessions names series {config.assets.ev.sessions!r}, "
-            "which yields no sessions (use loader acn_sessions or synthetic_ev)"
+            "which yields no sessions (use loader acn_sessions, synthetic_ev, or netcdf with a "
+            "session table)"
         )
-    unknown = sorted(set(ds["ev_bus"].values.tolist()) - set(net.bus.index))
-    if unknown:
-        raise ConfigError(f"{config.path}: EV sessions name buses not in the network: {unknown[:5]}")
     return ds.assign(ev_v2g=("session", np.full(ds.sizes["session"], config.assets.ev.v2g)))

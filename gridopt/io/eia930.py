@@ -106,7 +106,7 @@ def open_eia930(path: str | Path) -> xr.Dataset:
         "grid_co2_average_t_per_mwh", "t MWh-1", "average carbon intensity", scale=1e-3
     )
     flat = open_csv_series(
-        path, time_column="timestamp", columns=columns, timezone="UTC", step="h"
+        path, time_column="timestamp", columns=columns, timezone="UTC", step="1h"
     )
     gen = xr.concat([flat[f"generation_{f}_mw"] for f in FUELS], dim=pd.Index(FUELS, name="fuel"))
     flags = xr.concat(

@@ -25,8 +25,11 @@ from gridopt.io.series import QC, Rule, add_series, range_flags, regular_time, s
 
 __all__ = [
     "ColumnSpec",
+    "SESSION_VARIABLES",
+    "holds_sessions",
     "open_csv_series",
     "open_netcdf_series",
+    "open_netcdf_sessions",
     "require_file",
     "utc_time_attrs",
 ]
@@ -87,9 +90,10 @@ def open_csv_series(
     ``columns`` maps each CSV header (compared with runs of whitespace collapsed) to its
     :class:`ColumnSpec`. Times in ``time_column`` are local wall-clock times in ``timezone``
     (IANA name; the repeated hour at the end of daylight saving is resolved by order) unless they
-    carry a UTC offset, which then wins. ``time_format`` is a ``strftime`` pattern; None lets
-    pandas infer it. ``step`` is the regular time step ("15min", "h"); None takes the most
-    common spacing. ``attrs`` are added to the global attributes (title, institution, ...).
+    carry a UTC offset, which then wins (all rows carry one, or none does). ``time_format`` is a
+    ``strftime`` pattern; None lets pandas infer it. ``step`` is the regular time step ("15min",
+    "h"); None takes the most common spacing. ``attrs`` are added to the global attributes
+    (title, institution, ...).
     """
     path = require_file(path)
     where = path.name
@@ -147,7 +151,15 @@ def _line(i: int) -> int:
 def _parse_times(
     text: pd.Series, timezone: str, time_format: str | None, where: str, column: str
 ) -> pd.DatetimeIndex:
-    has_offset = bool(_OFFSET.search(text.iloc[0]))
+    with_offset = text.str.contains(_OFFSET).to_numpy()
+    has_offset = bool(with_offset[0])
+    odd = np.flatnonzero(with_offset != has_offset)
+    if odd.size:
+        i = odd[0]
+        raise DataError(
+            f"{where}: column {column!r} must hold times all with a UTC offset or all without "
+            f"(got {text.iloc[0]!r} on line {_line(0)} and {text.iloc[i]!r} on line {_line(i)})"
+        )
     try:
         parsed = pd.to_datetime(text, format=time_format, errors="coerce", utc=has_offset)
     except (ValueError, TypeError) as exc:
@@ -225,13 +237,11 @@ def open_netcdf_series(path: str | Path, variables: Sequence[str] | None = None)
     """
     path = require_file(path)
     where = path.name
-    try:
-        with xr.open_dataset(path) as opened:
-            ds = opened.load()
-    except (OSError, ValueError) as exc:
-        raise DataError(f"{where}: cannot be read as NetCDF ({exc})") from None
+    ds = _read_netcdf(path)
     if "time" not in ds.coords:
         raise DataError(f"{where}: a 'time' coordinate is required (found {list(ds.coords)})")
+    if ds.sizes["time"] == 0:
+        raise DataError(f"{where}: time must hold at least one step (got none)")
     if variables is not None:
         ds = ds[_with_qc(ds, variables, where)]
     ds = ds.assign_coords(time=("time", _netcdf_times_utc(ds["time"], where), utc_time_attrs()))
@@ -240,6 +250,75 @@ def open_netcdf_series(path: str | Path, variables: Sequence[str] | None = None)
         if _needs_units(name, var) and "units" not in var.attrs:
             raise DataError(f"{where}: variable {name!r} must have a 'units' attribute")
     return ds
+
+
+SESSION_VARIABLES = {
+    "ev_bus": ("iu", "integers"),
+    "ev_arrival_time": ("M", "times"),
+    "ev_departure_time": ("M", "times"),
+    "ev_energy_mwh": ("fiu", "numbers"),
+    "ev_p_max_mw": ("fiu", "numbers"),
+}
+"""Variables of an EV session table (dimension ``session``), with the numpy kinds they may have:
+the bus index, plug-in and plug-out times, the energy to deliver by departure (MWh, drawn from
+the grid) and the charging power limit (MW)."""
+
+_NETCDF_MAGIC = (b"CDF\x01", b"CDF\x02", b"CDF\x05", b"\x89HDF\r\n\x1a\n")
+
+
+def holds_sessions(path: str | Path) -> bool:
+    """Whether a NetCDF file is an EV session table: a ``session`` dimension and no ``time``."""
+    ds = _read_netcdf(require_file(path), load=False)
+    with ds:
+        return "session" in ds.dims and "time" not in ds.dims
+
+
+def open_netcdf_sessions(path: str | Path) -> xr.Dataset:
+    """Open a NetCDF table of EV sessions (dimension ``session``), checked for its variables.
+
+    The file holds :data:`SESSION_VARIABLES` (more may come along). Times are naive UTC, or
+    local times converted from the ``timezone`` attribute of their variable. The sessions'
+    values (departure after arrival, energy and power) are checked where they are used, with
+    the network at hand (``gridopt.sources``).
+    """
+    path = require_file(path)
+    where = path.name
+    ds = _read_netcdf(path)
+    if "session" not in ds.dims:
+        raise DataError(f"{where}: a 'session' dimension is required (found {list(ds.dims)})")
+    for name, (kinds, expected) in SESSION_VARIABLES.items():
+        if name not in ds:
+            raise DataError(f"{where}: variable {name!r} is missing (found {list(ds.data_vars)})")
+        var = ds[name]
+        if var.dims != ("session",) or var.dtype.kind not in kinds:
+            raise DataError(
+                f"{where}: variable {name!r} must hold {expected} along 'session' "
+                f"(got dtype {var.dtype}, dims {var.dims})"
+            )
+    for name in ("ev_arrival_time", "ev_departure_time"):
+        tz = ds[name].attrs.get("timezone", "UTC")
+        utc = to_utc(pd.DatetimeIndex(ds[name].values), tz, where=f"{where}: {name}")
+        ds[name] = ("session", utc.values, {**ds[name].attrs, "timezone": "UTC"})
+    ds.attrs.setdefault("source", where)
+    return ds
+
+
+def _read_netcdf(path: Path, *, load: bool = True) -> xr.Dataset:
+    """The file's dataset (loaded into memory unless ``load`` is False), or a DataError."""
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+    if not head.startswith(_NETCDF_MAGIC):
+        raise DataError(
+            f"{path.name}: cannot be read as NetCDF (a NetCDF-3 or NetCDF-4/HDF5 file must "
+            f"start with 'CDF' or '\\x89HDF'; got {head!r})"
+        )
+    try:
+        if not load:
+            return xr.open_dataset(path)
+        with xr.open_dataset(path) as opened:
+            return opened.load()
+    except (OSError, ValueError, RuntimeError) as exc:
+        raise DataError(f"{path.name}: cannot be read as NetCDF ({exc})") from None
 
 
 def _with_qc(ds: xr.Dataset, variables: Sequence[str], where: str) -> list[str]:
