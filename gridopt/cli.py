@@ -67,11 +67,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     out.print(f"[bold]{config.name}[/bold]: {config.description}")
     with err.status("building the scenario") as status:
         def progress(phase: str, seconds: float) -> None:
-            err.print(f"  {phase:<9} {seconds:6.2f} s")
+            err.print(f"  {phase:<9} {seconds:6.2f} s", markup=False)
             status.update(_NEXT_PHASE.get(phase, "finishing"))
 
         outcome = run_model(config, store=Store(args.store), out=args.out, ac=not args.no_ac,
-                            progress=progress)
+                            ac_iterations=args.ac_loop, progress=progress)
     results = outcome.results
     out.print(_summary_table(outcome, config.grid.currency))
     for line in results.attrs.get("explanation", "").split("\n"):
@@ -119,6 +119,9 @@ def _print_ac(results) -> None:
     p = results.attrs.get("ac_linear_error_p_abs_max_mw")
     error = (f"max |Δvm| {vm:.4f} pu" if vm is not None else "") + (
         f"{', ' if vm is not None else ''}max |Δp| {p:.4f} MW" if p is not None else "")
+    for line in results.attrs.get("ac_loop", "").split("\n"):
+        if line:
+            out.print(f"AC loop {line}", markup=False)
     out.print(f"AC power flow ({results.attrs.get('ac_backend')}): {len(lines)} violations, "
               f"{unconverged} steps not converged; linear vs AC: {error or 'n/a'}")
     for line in lines[:10]:
@@ -260,6 +263,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--hours", type=int, help="override the window length in hours")
     p.add_argument("--out", type=Path, help="also write the results NetCDF here")
     p.add_argument("--no-ac", action="store_true", help="skip the AC power flow of every step")
+    p.add_argument("--ac-loop", type=int, nargs="?", const=5, default=1, metavar="N",
+                   help="closed AC loop: tighten the linear limits where AC finds violations and "
+                        "re-solve, at most N solves (default 5)")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("monitor", help="air quality: coverage, QC flags, hours per AQI category, worst episodes")

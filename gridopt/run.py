@@ -44,10 +44,12 @@ def run_model(
     store=None,
     out: Path | None = None,
     ac: bool = True,
+    ac_iterations: int = 1,
     progress: Callable[[str, float], None] | None = None,
 ) -> RunOutcome:
     """Build, optimize, check with an AC power flow (``ac``), compare with the baseline, and save
-    (to ``store`` and/or ``out``).
+    (to ``store`` and/or ``out``). ``ac_iterations`` > 1 runs the closed AC loop
+    (:mod:`gridopt.ac_loop`) with at most that many solves.
 
     Raises ``SolverError`` when HiGHS fails or stops at its limit without a solution; a run that
     is infeasible as posed is returned (and stored) with its explanation.
@@ -69,10 +71,13 @@ def run_model(
     scenario = timed("scenario", build_scenario, config)
     opts = scenario.options.model_dump()
     series = scenario.series
-    results = timed("optimize", optimize, scenario.net, series, scenario.ev_sessions, **opts)
-    _raise_if_unsolved(results, config)
-    if ac:
-        results = timed("ac check", _with_ac_check, scenario, results)
+    if ac_iterations > 1:
+        results = timed("ac loop", _ac_looped, scenario, config, opts, ac_iterations, say)
+    else:
+        results = timed("optimize", optimize, scenario.net, series, scenario.ev_sessions, **opts)
+        _raise_if_unsolved(results, config)
+        if ac:
+            results = timed("ac check", _with_ac_check, scenario, results)
     baseline = timed("baseline", baseline_dispatch, scenario.net, series, scenario.ev_sessions, **opts)
     _raise_if_unsolved(baseline, config, "baseline ")
     results, baseline = _with_signals(results, series), _with_signals(baseline, series)
@@ -126,11 +131,30 @@ def _save(results: xr.Dataset, store, out: Path | None, save: dict) -> str | Non
     return run_id
 
 
-def _with_ac_check(scenario, results: xr.Dataset) -> xr.Dataset:
+def _ac_looped(scenario, config: ModelConfig, opts: dict, iterations: int, say) -> xr.Dataset:
+    """The closed AC loop; each iteration's violations, objective and time go to the attrs."""
+    from gridopt.ac_loop import ac_loop
+
+    def report(it) -> None:
+        say(f"ac loop {it.number}: {it.violations} violations", it.time_s)
+
+    results, ac, record = ac_loop(scenario.net, scenario.series, scenario.ev_sessions,
+                                  max_iterations=iterations, progress=report, **opts)
+    _raise_if_unsolved(results, config)
+    merged = _with_ac_check(scenario, results, ac)
+    merged.attrs["ac_loop"] = "\n".join(
+        f"iteration {it.number}: {it.violations} violations"
+        + (f" (worst {it.worst})" if it.worst else "")
+        + f", objective {it.objective:.6g}, {it.time_s:.2f} s" for it in record)
+    return merged
+
+
+def _with_ac_check(scenario, results: xr.Dataset, ac: xr.Dataset | None = None) -> xr.Dataset:
     """The results with the AC power flow of every step, its violations and the linear error."""
     from gridopt.validate import ac_check, ac_violations, linear_error, violation_lines
 
-    ac = ac_check(scenario.net, scenario.series, results)
+    if ac is None:
+        ac = ac_check(scenario.net, scenario.series, results)
     violations = ac_violations(scenario.net, ac)
     merged = xr.merge([results, ac], join="outer", combine_attrs="override")  # AC also reports open branches
     merged.attrs = {**results.attrs, **ac.attrs}
