@@ -103,7 +103,10 @@ class DispatchOptions(BaseModel):
     time_limit_s: float | None = Field(None, gt=0)
     threads: int | None = Field(None, ge=1)
     highs_options: dict[str, bool | int | float | str] = {}
-    pyomo_templates: bool = True  # Pyomo's constraint templating (faster build, same model)
+    # solve with the per-step slacks held at zero first, then release them (same optimum; faster
+    # when no slack is needed, slower by that first solve when one is)
+    lazy_slacks: bool = True
+    pyomo_templates: bool = True  # Pyomo's constraint templating when a Pyomo model is built (same model)
 
     @model_validator(mode="after")
     def _check(self) -> DispatchOptions:

@@ -1,9 +1,8 @@
 """HiGHS: hand-off, solve, status, explanation of slacks, and the results dataset.
 
-Hand-off: Pyomo's ``LinearStandardFormCompiler`` (``mixed_form=True``) gives the sparse matrix,
-right-hand sides and costs; bounds come from the registry of column blocks; both go to
-``highspy.Highs.passModel``. The compiler writes a ranged row ``lo <= a x <= hi`` as two rows; they
-are merged back into one HiGHS row. Columns and rows map back to the Pyomo blocks by order.
+Hand-off: the LP is assembled from the registry's coefficient arrays (``gridopt.dispatch.lp``)
+and goes to ``highspy.Highs.passModel``; ``hand_off(problem, via="pyomo")`` compiles the Pyomo
+model instead, into the same layout. Columns and rows map back to the blocks by position.
 
 Status: ``Status`` is what a run reports; ``TERMINATION`` maps each raw HiGHS model status and
 Pyomo termination condition to it, once. A solved run whose slacks (load shedding, unmet EV energy,
@@ -20,17 +19,15 @@ import highspy
 import numpy as np
 import pandas as pd
 import xarray as xr
-from pyomo.common.collections import ComponentMap
-from pyomo.core.base import Constraint
-from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
-from pyomo.repn.util import FileDeterminism, FileDeterminism_to_SortComponents
 
 import gridopt
 from gridopt.dispatch.emissions import POLLUTANTS, SOURCES, emissions_t, grid_co2_t
 from gridopt.dispatch.inputs import DispatchData, EvSessions
+from gridopt.dispatch.lp import LinearProgram, assemble, from_pyomo
+from gridopt.dispatch.model import pyomo_model
 from gridopt.dispatch.objective import TERMS, constant_terms, cost_terms
-from gridopt.dispatch.parts import DispatchProblem, quiet_templates
-from gridopt.errors import SolverError
+from gridopt.dispatch.parts import DispatchProblem
+from gridopt.errors import ConfigError, SolverError
 
 __all__ = ["Status", "TERMINATION", "status_of", "hand_off", "solve", "explain", "MAX_EXPLANATION_LINES"]
 
@@ -82,19 +79,27 @@ def status_of(raw: str) -> Status:
 # ---------------------------------------------------------------- hand-off
 
 
-def hand_off(problem: DispatchProblem) -> None:
-    """Compile the Pyomo model to standard form and load it into a new ``highspy.Highs``."""
+def hand_off(problem: DispatchProblem, via: str = "direct") -> None:
+    """Load the problem's LP into a new ``highspy.Highs`` (timed as ``time_handoff_s``).
+
+    ``via="direct"`` assembles it from the registry's coefficient arrays; ``via="pyomo"`` builds
+    the Pyomo model and compiles it with Pyomo's standard-form compiler (the same LP, slower).
+    """
     start = perf_counter()
-    blocks = list(problem.columns.values())
-    with quiet_templates():
-        info = LinearStandardFormCompiler().write(problem.model, mixed_form=True)
-    _map_columns(problem, info)
-    lower, upper, keep = _map_rows(problem, info)
-    matrix = info.A[keep] if not keep.all() else info.A
-    matrix = matrix.tocsc()
-    n_row, n_col = matrix.shape
-    cost = np.asarray(info.c.toarray()).ravel() if info.c.shape[0] else np.zeros(n_col)
-    col_lower, col_upper = _column_bounds(blocks, n_col)
+    if via == "direct":
+        lp = assemble(problem)
+    elif via == "pyomo":
+        lp = from_pyomo(pyomo_model(problem), problem)
+    else:
+        raise ConfigError(f"hand_off: via must be 'direct' or 'pyomo' (got {via!r})")
+    problem.highs = _to_highs(lp)
+    problem.n_rows, problem.n_cols = lp.shape
+    problem.timings["time_handoff_s"] = perf_counter() - start
+
+
+def _to_highs(lp: LinearProgram):
+    n_row, n_col = lp.shape
+    matrix = lp.matrix
     highs = highspy.Highs()
     highs.setOptionValue("output_flag", False)
     status = highs.passModel(
@@ -103,12 +108,12 @@ def hand_off(problem: DispatchProblem) -> None:
         matrix.nnz,
         int(highspy.MatrixFormat.kColwise),
         int(highspy.ObjSense.kMinimize),
-        float(info.c_offset[0]) if len(info.c_offset) else 0.0,
-        cost,
-        col_lower,
-        col_upper,
-        lower,
-        upper,
+        lp.offset,
+        lp.cost,
+        lp.col_lower,
+        lp.col_upper,
+        lp.row_lower,
+        lp.row_upper,
         matrix.indptr[:-1].astype(np.int32),  # column starts
         matrix.indices.astype(np.int32),
         matrix.data.astype(float),
@@ -116,91 +121,7 @@ def hand_off(problem: DispatchProblem) -> None:
     )
     if status != highspy.HighsStatus.kOk:
         raise SolverError(f"HiGHS refused the model ({status})")
-    problem.highs = highs
-    problem.n_cols, problem.n_rows = n_col, n_row
-    problem.timings["time_handoff_s"] = perf_counter() - start
-
-
-def _map_columns(problem: DispatchProblem, info) -> None:
-    """LP column of each entry of each block.
-
-    The compiler lays out each variable component's entries contiguously, in index order, with
-    components in the order it meets them; it drops entries used in no row and no cost. When
-    nothing was dropped, each block is one contiguous run found from its first column;
-    otherwise every entry is looked up.
-    """
-    blocks = {id(b.var): b for b in problem.columns.values()}
-    for block in blocks.values():
-        block.pos = None
-    columns = info.columns
-    start = 0
-    while start < len(columns):
-        block = blocks.get(id(columns[start].parent_component()))
-        size = int(np.prod(block.shape)) if block is not None else 0
-        if not size or not _is_run(block, columns, start, size):
-            break
-        block.pos = np.arange(start, start + size)
-        start += size
-    if start == len(columns):
-        for block in blocks.values():  # blocks with no column at all (e.g. empty)
-            if block.pos is None:
-                block.pos = np.full(int(np.prod(block.shape)), -1)
-        return
-    column_of = {id(v): k for k, v in enumerate(columns)}
-    for block in blocks.values():
-        block.pos = np.fromiter(
-            (column_of.get(id(v), -1) for v in block.var.values()), int, len(block.var)
-        )
-
-
-def _is_run(block, columns, start: int, size: int) -> bool:
-    if start + size > len(columns):
-        return False
-    first, last = block.var.index_set().at(1), block.var.index_set().at(size)
-    return columns[start] is block.var[first] and columns[start + size - 1] is block.var[last]
-
-
-def _map_rows(problem: DispatchProblem, info) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Row bounds after merging each ranged pair, the rows kept, and each block's first row."""
-    n = len(info.rows)
-    kind = np.fromiter((r.bound_type for r in info.rows), np.int8, n)  # 0 ==, 1 <=, -1 >=
-    rhs = np.asarray(info.rhs, dtype=float)
-    keep = np.ones(n, dtype=bool)
-    lower = np.where(kind == 1, -np.inf, rhs)
-    upper = np.where(kind == -1, np.inf, rhs)
-    by_component = ComponentMap((b.con, b) for b in problem.rows.values())
-    sorter = FileDeterminism_to_SortComponents(FileDeterminism.ORDERED)
-    row, merged = 0, 0
-    for con in problem.model.component_objects(Constraint, active=True, descend_into=True, sort=sorter):
-        block = by_component.get(con)
-        if block is None:
-            raise SolverError(f"internal: constraint {con.name} was not registered")
-        width = 2 if block.ranged else 1
-        count = block.size * width
-        if count and info.rows[row].constraint.parent_component() is not con:
-            raise SolverError(f"internal: LP rows do not follow constraint {con.name}")
-        if block.ranged and count:
-            pair = slice(row, row + count)
-            if not ((kind[pair][0::2] == 1).all() and (kind[pair][1::2] == -1).all()):
-                raise SolverError(f"internal: rows of {con.name} are not all ranged")
-            lower[row : row + count : 2] = rhs[row + 1 : row + count : 2]
-            keep[row + 1 : row + count : 2] = False
-        block.start = merged
-        row += count
-        merged += block.size
-    if row != n:
-        raise SolverError(f"internal: the LP has {n} rows where the model has {row}")
-    return lower[keep], upper[keep], keep
-
-
-def _column_bounds(blocks, n_col: int) -> tuple[np.ndarray, np.ndarray]:
-    lower = np.full(n_col, -np.inf)
-    upper = np.full(n_col, np.inf)
-    for b in blocks:
-        present = b.pos >= 0
-        lower[b.pos[present]] = b.lb[present]
-        upper[b.pos[present]] = b.ub[present]
-    return lower, upper
+    return highs
 
 
 # ---------------------------------------------------------------- solve
@@ -211,8 +132,14 @@ def solve(problem: DispatchProblem) -> xr.Dataset:
     if problem.highs is None:
         hand_off(problem)
     highs = problem.highs
-    _set_options(highs, problem.data.options)
+    options = problem.data.options
+    _set_options(highs, options)
     before = highs.getRunTime()  # HiGHS's run clock accumulates over runs of one object
+    if options.lazy_slacks:
+        _run_with_slacks_held(problem)
+        if options.time_limit_s is not None:  # one limit for both runs
+            left = options.time_limit_s - (highs.getRunTime() - before)
+            highs.setOptionValue("time_limit", max(left, 1e-3))
     highs.run()
     problem.timings["time_solve_s"] = highs.getRunTime() - before
     raw = highs.getModelStatus().name
@@ -224,6 +151,34 @@ def solve(problem: DispatchProblem) -> xr.Dataset:
     problem.timings["time_extract_s"] = perf_counter() - start
     results.attrs.update({k: float(v) for k, v in problem.timings.items()})
     return results
+
+
+def _run_with_slacks_held(problem: DispatchProblem) -> None:
+    """Solve once with the per-step slack columns held at zero, then release them.
+
+    Held: the blocks priced as "slack" in the objective that have a time axis (load shedding,
+    thermal and voltage violation): they make up most of the LP's columns. Unmet EV energy stays
+    free: a handful of columns, each relaxing a whole horizon of rows, whose reduced cost in the
+    held solution is often negative through dual degeneracy alone (on the anchor at T=720 that
+    cost 13,000 simplex iterations to repair, for the same optimum).
+
+    HiGHS's next run starts from the held basis. When no slack pays, that basis is already optimal
+    for the full LP (each held slack's reduced cost is >= 0) and the next run only confirms it;
+    when one does, it carries on from there. Same optimum either way; the held LP is much smaller
+    after presolve (benchmarks/README.md).
+    """
+    slack = [name for name, terms in cost_terms(problem.data).items() if "slack" in terms]
+    blocks = [problem.columns[name] for name in slack if name in problem.columns]
+    blocks = [b for b in blocks if b.size and len(b.shape) == 2]  # (time, element) blocks
+    if not blocks:
+        return
+    idx = np.concatenate([np.arange(b.start, b.start + b.size) for b in blocks]).astype(np.int32)
+    lower = np.concatenate([b.lb for b in blocks])
+    upper = np.concatenate([b.ub for b in blocks])
+    held = np.clip(0.0, lower, upper)
+    problem.highs.changeColsBounds(len(idx), idx, held, held)
+    problem.highs.run()
+    problem.highs.changeColsBounds(len(idx), idx, lower, upper)
 
 
 def _set_options(highs, options) -> None:

@@ -74,3 +74,31 @@ def ev_sessions(rows: list[dict]) -> xr.Dataset:
     if "v2g" in frame:
         ds["ev_v2g"] = ("session", frame.v2g.to_numpy(bool))
     return ds
+
+
+def triangle(n: int):
+    """Three 110 kV buses in a loop: import at 0, a unit at 1, PV and a battery at 2; ``n`` hours
+    of seeded daily load, PV and price profiles. Returns the net and its series (price included)."""
+    rng = np.random.default_rng(7)
+    load1 = 60 + 20 * np.sin(np.arange(n) / 24 * 2 * np.pi) + rng.uniform(0, 5, n)
+    load2 = 40 + 10 * np.cos(np.arange(n) / 24 * 2 * np.pi)
+    pv = 50 * np.clip(np.sin((np.arange(n) % 24 - 6) / 12 * np.pi), 0, None)
+    price = 40 + 30 * np.sin((np.arange(n) - 8) / 24 * 2 * np.pi)
+    net = pp.create_empty_network(sn_mva=100.0)
+    b = [pp.create_bus(net, 110.0) for _ in range(3)]
+    pp.create_ext_grid(net, b[0])
+    for (f, t, km, mva) in ((0, 1, 20, 45.0), (1, 2, 15, 80.0), (0, 2, 30, 60.0)):
+        pp.create_line_from_parameters(net, b[f], b[t], km, 0.05, 0.4, 0, line_rating_ka(mva, 110.0))
+    pp.create_load(net, b[1], p_mw=0)
+    pp.create_load(net, b[2], p_mw=0)
+    pp.create_gen(net, b[1], p_mw=0, min_p_mw=0, max_p_mw=80)
+    pp.create_poly_cost(net, 0, "gen", cp1_eur_per_mw=45.0)
+    pp.create_sgen(net, b[2], p_mw=50)
+    pp.create_storage(net, b[2], p_mw=0, max_e_mwh=20, soc_percent=25, max_p_mw=10, min_p_mw=-10)
+    ds = series(
+        n,
+        price,
+        load_p_mw=(("time", "load"), np.stack([load1, load2], axis=1)),
+        sgen_p_max_mw=(("time", "sgen"), pv[:, None]),
+    )
+    return net, ds.assign_coords(load=[0, 1], sgen=[0])

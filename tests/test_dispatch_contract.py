@@ -6,7 +6,7 @@ import numpy as np
 import pandapower as pp
 import pandapower.networks as pn
 import pytest
-from _dispatch_nets import feeder, series, two_buses
+from _dispatch_nets import feeder, series, triangle, two_buses
 
 from gridopt.dispatch import build, optimize
 from gridopt.errors import ConfigError, DataError, NetworkError
@@ -108,3 +108,28 @@ def test_handed_off_problem_updates_bounds_without_rebuilding():
     assert res.attrs["explanation"].splitlines()[0] == (
         "bus 1 (town) sheds 6.000 MW of load at 2024-01-01 00:00 UTC"
     )
+
+
+@pytest.mark.parametrize("overload", [False, True])
+def test_holding_the_slacks_first_finds_the_same_optimum(overload):
+    # lazy_slacks solves with every slack at zero first, then releases them. Without overload no
+    # slack pays; with 80 MW to bring over a 50 MW line, 30 MW over the rating (5000/MWh) is
+    # cheaper than shedding (10000/MWh): the released slack must carry it, as in a plain solve.
+    net = two_buses(rating_mva=50)
+    pp.create_load(net, 1, p_mw=80 if overload else 40)
+    runs = [optimize(net, series(3, 20.0), network="dc", lazy_slacks=lazy) for lazy in (True, False)]
+    lazy, plain = runs
+    assert lazy.attrs["status"] == plain.attrs["status"] == ("infeasible_as_posed" if overload else "optimal")
+    assert lazy.attrs["objective"] == pytest.approx(plain.attrs["objective"], rel=1e-12)
+    assert lazy.attrs["explanation"] == plain.attrs["explanation"]
+    expected = 3 * (80 * 20 + 30 * 5000) if overload else 3 * 40 * 20
+    assert lazy.attrs["objective"] == pytest.approx(expected)
+
+
+def test_a_time_limit_covers_both_runs_of_the_lazy_slacks():
+    # 48 h on the triangle cannot be solved in a microsecond, held slacks or not
+    net, ds = triangle(48)
+    for lazy in (True, False):
+        res = optimize(net, ds, network="dc", time_limit_s=1e-6, lazy_slacks=lazy)
+        assert res.attrs["status"] == "time_limit"
+        assert res.attrs["explanation"] == "HiGHS stopped without a solution: kTimeLimit"

@@ -13,7 +13,7 @@ import numpy as np
 import pyomo.environ as pyo
 
 from gridopt.dispatch.inputs import POLLUTANTS, DispatchData
-from gridopt.dispatch.network import _listed
+from gridopt.dispatch.lp import over_steps
 from gridopt.dispatch.parts import Parts
 
 __all__ = ["POLLUTANTS", "SOURCES", "define_co2_cap", "emissions_t", "grid_co2_t"]
@@ -26,8 +26,10 @@ def define_co2_cap(m: pyo.ConcreteModel, parts: Parts) -> None:
     data = parts.data
     dt = data.dt_h
     b = m.co2 = pyo.Block()
-    b.gen_t_per_mw = pyo.Param(m.gen.G, initialize=_listed(data.gen.ef_t_per_mwh[:, 0] * dt))
-    b.grid_t_per_mw = pyo.Param(m.T, initialize=_listed(data.co2_priced_t_per_mwh * dt))
+    gen_t_per_mw = data.gen.ef_t_per_mwh[:, 0] * dt
+    grid_t_per_mw = data.co2_priced_t_per_mwh * dt
+    parts.param(b, "gen_t_per_mw", (m.gen.G,), gen_t_per_mw)
+    parts.param(b, "grid_t_per_mw", (m.T,), grid_t_per_mw)
     cap = data.options.co2_cap_t
     parts.constraint(
         b,
@@ -36,6 +38,12 @@ def define_co2_cap(m: pyo.ConcreteModel, parts: Parts) -> None:
         lambda b: sum(b.gen_t_per_mw[g] * m.gen.p[t, g] for t in m.T for g in m.gen.G)
         + sum(b.grid_t_per_mw[t] * m.ext_grid.p[t, x] for t in m.T for x in m.ext_grid.X)
         <= cap,
+        terms=[
+            over_steps("gen.p", gen_t_per_mw[None, :], data.n_time),
+            over_steps("ext_grid.p", np.ones((1, len(data.ext_grid))), data.n_time, weights=grid_t_per_mw),
+        ],
+        lower=-np.inf,
+        upper=cap,
     )
 
 

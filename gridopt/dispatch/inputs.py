@@ -8,7 +8,9 @@ index these arrays (O(1) per rule).
 Element rules: only in-service elements at in-service buses count; an open line (trafo) switch
 takes the line (trafo) out; a branch whose two ends merge into one node is dropped. Loads and
 sgens missing from the series keep their static ``p_mw``/``q_mvar`` (× ``scaling``) at every step.
-Transformer phase shifts are ignored (exact when every loop has zero net shift).
+Transformers follow pandapower's branch model: series impedance on the (tapped) lv winding, an
+off-nominal ratio from the tap position and the rated voltages against the buses' ``vn_kv``,
+magnetising as a shunt; their phase shifts are ignored (exact when every loop has zero net shift).
 
 Time: ``series.time`` (naive UTC) defines the horizon; steps must be regular (a single step is
 one hour). EV sessions are clipped to the horizon: a session still plugged in at the end must
@@ -56,8 +58,9 @@ class Network:
     branch_label: list[str]  # "line 17 (MV1.101 Line 5)"
     from_node: np.ndarray  # from_bus / hv_bus node
     to_node: np.ndarray  # to_bus / lv_bus node
-    r_pu: np.ndarray
-    x_pu: np.ndarray
+    r_pu: np.ndarray  # series resistance (pandapower's branch model: for a trafo, on the lv side)
+    x_pu: np.ndarray  # series reactance
+    ratio: np.ndarray  # off-nominal voltage ratio at the from (hv) end: 1 for lines, tap for trafos
     rating_mva: np.ndarray  # inf where the table gives no rating
     base_mva: float
     radial: bool  # no loop once switches are applied (a forest)
@@ -66,10 +69,17 @@ class Network:
     root_vm_pu: np.ndarray
     vm_min_pu: np.ndarray  # per node
     vm_max_pu: np.ndarray
+    shunt_p_mw: np.ndarray  # per node, consumed at 1 pu (∝ v²): line conductance, trafo iron, shunts
+    shunt_q_mvar: np.ndarray  # per node, consumed at 1 pu: negative for line charging and capacitors
 
     @property
     def n_node(self) -> int:
         return len(self.node_bus)
+
+    @property
+    def x_dc_pu(self) -> np.ndarray:
+        """Reactance of the DC flow ``p = (θ_from - θ_to) / (x τ)``, as MATPOWER/pandapower pose it."""
+        return self.x_pu * self.ratio
 
 
 @dataclass(frozen=True)
@@ -202,7 +212,10 @@ def prepare(
     ev = None
     if ev_sessions is not None and ev_sessions.sizes.get("session", 0):
         sessions = _ev_sessions(ev_sessions, node_of, time, dt_h)
-        ev = sessions if options.ev_formulation == "session" else _aggregate(sessions, dt_h)
+        if options.ev_formulation == "session":
+            ev = _per_session(sessions, len(time))
+        else:
+            ev = _aggregate(sessions, len(time), dt_h)
     return DispatchData(
         time=time,
         dt_h=dt_h,
@@ -319,6 +332,7 @@ def _network(net, options: DispatchOptions) -> Network:
     ext = net.ext_grid[net.ext_grid.in_service.astype(bool) & net.ext_grid.bus.isin(bus)]
     root = node_of[ext.bus].to_numpy()
     ref = _references(comp, n_comp, root)
+    shunt_p, shunt_q = _shunts(net, node_of, br, n_node)
     return Network(
         bus=bus,
         node_of_bus=node_of_bus,
@@ -330,6 +344,7 @@ def _network(net, options: DispatchOptions) -> Network:
         to_node=br["t"],
         r_pu=br["r"],
         x_pu=br["x"],
+        ratio=br["ratio"],
         rating_mva=br["rating"],
         base_mva=float(net.sn_mva),
         radial=len(br["f"]) == n_node - n_comp,
@@ -338,7 +353,26 @@ def _network(net, options: DispatchOptions) -> Network:
         root_vm_pu=_col(ext, "vm_pu", 1.0),
         vm_min_pu=vm_min,
         vm_max_pu=vm_max,
+        shunt_p_mw=shunt_p,
+        shunt_q_mvar=shunt_q,
     )
+
+
+def _shunts(net, node_of: pd.Series, br: dict, n_node: int) -> tuple[np.ndarray, np.ndarray]:
+    """Shunt P and Q consumed at each node at 1 pu: half of each branch's at either end, plus the
+    in-service ``net.shunt`` rows (``p_mw``, ``q_mvar`` × ``step`` at the shunt's ``vn_kv``)."""
+    p = np.zeros(n_node)
+    q = np.zeros(n_node)
+    for end in ("f", "t"):
+        np.add.at(p, br[end], br["shunt_p"] / 2)
+        np.add.at(q, br[end], br["shunt_q"] / 2)
+    sh = _active(net.shunt, dict.fromkeys(node_of.index)) if "shunt" in net else []
+    if len(sh):
+        scale = _col(sh, "step", 1.0) * (net.bus.vn_kv[sh.bus].to_numpy() / _col(sh, "vn_kv", np.nan)) ** 2
+        scale = np.nan_to_num(scale, nan=_col(sh, "step", 1.0))  # no vn_kv: rated at the bus voltage
+        np.add.at(p, node_of[sh.bus].to_numpy(), _col(sh, "p_mw", 0.0) * scale)
+        np.add.at(q, node_of[sh.bus].to_numpy(), _col(sh, "q_mvar", 0.0) * scale)
+    return p, q
 
 
 def _merge_switched(net, pos_of: pd.Series) -> np.ndarray:
@@ -382,7 +416,8 @@ def _branches(net, node_of: pd.Series) -> dict:
         & ~line.index.isin(_open_switched(net, "l"))
     ]
     if len(line):
-        z_base = vn[line.from_bus].to_numpy() ** 2 / base
+        vn_from = vn[line.from_bus].to_numpy()
+        z_base = vn_from**2 / base
         par = _col(line, "parallel", 1.0)
         length = line.length_km.to_numpy(float)
         rating = (
@@ -403,6 +438,10 @@ def _branches(net, node_of: pd.Series) -> dict:
                 t=node_of[line.to_bus].to_numpy(),
                 r=line.r_ohm_per_km.to_numpy(float) * length / par / z_base,
                 x=line.x_ohm_per_km.to_numpy(float) * length / par / z_base,
+                ratio=np.ones(len(line)),
+                # conductance and charging at 1 pu, MW and Mvar consumed (charging is negative)
+                shunt_p=_col(line, "g_us_per_km", 0.0) * 1e-6 * length * par * vn_from**2,
+                shunt_q=-2 * np.pi * float(net.f_hz) * _col(line, "c_nf_per_km", 0.0) * 1e-9 * length * par * vn_from**2,
                 rating=rating,
             )
         )
@@ -415,11 +454,14 @@ def _branches(net, node_of: pd.Series) -> dict:
     if len(trafo):
         sn = trafo.sn_mva.to_numpy(float)
         par = _col(trafo, "parallel", 1.0)
-        # impedance on the lv side's rated voltage, converted to the lv bus voltage and system base
-        scale = (trafo.vn_lv_kv.to_numpy(float) / vn[trafo.lv_bus].to_numpy()) ** 2 * base / sn / par
+        vn_hv, vn_lv = _tapped_voltages(trafo)
+        # pandapower's series impedance: on the (tapped) lv winding voltage, referred to the lv
+        # bus voltage and the system base
+        scale = (vn_lv / vn[trafo.lv_bus].to_numpy()) ** 2 * base / sn / par
         vk = trafo.vk_percent.to_numpy(float) / 100.0
         vkr = trafo.vkr_percent.to_numpy(float) / 100.0
-        ratio = _trafo_ratio(trafo, vn)
+        iron_mw = _col(trafo, "pfe_kw", 0.0) / 1000
+        no_load_mva = _col(trafo, "i0_percent", 0.0) / 100 * sn
         parts.append(
             dict(
                 kind="trafo",
@@ -427,21 +469,26 @@ def _branches(net, node_of: pd.Series) -> dict:
                 names=trafo["name"].tolist(),
                 f=node_of[trafo.hv_bus].to_numpy(),
                 t=node_of[trafo.lv_bus].to_numpy(),
-                r=vkr * scale * ratio,
-                x=np.sqrt(np.maximum(vk**2 - vkr**2, 0.0)) * scale * ratio,
+                r=vkr * scale,
+                x=np.sqrt(np.maximum(vk**2 - vkr**2, 0.0)) * scale,
+                ratio=(vn_hv / vn_lv) / (vn[trafo.hv_bus].to_numpy() / vn[trafo.lv_bus].to_numpy()),
+                # magnetising at 1 pu: iron losses and no-load reactive power (MW, Mvar consumed)
+                shunt_p=iron_mw * par,
+                shunt_q=np.sqrt(np.maximum(no_load_mva**2 - iron_mw**2, 0.0)) * par,
                 rating=sn * par * _col(trafo, "max_loading_percent", 100.0) / 100.0,
             )
         )
-    out = dict(name=[], label=[], f=[], t=[], r=[], x=[], rating=[])
+    keys = ("f", "t", "r", "x", "ratio", "rating", "shunt_p", "shunt_q")
+    out = dict(name=[], label=[], **{key: [] for key in keys})
     for p in parts:
         keep = p["f"] != p["t"]  # both ends merged into one node: no flow
         out["name"] += [f"{p['kind']}:{i}" for i in p["idx"][keep]]
         out["label"] += [
             _label(p["kind"], i, n) for i, n, k in zip(p["idx"], p["names"], keep) if k
         ]
-        for key in ("f", "t", "r", "x", "rating"):
+        for key in keys:
             out[key].append(p[key][keep])
-    for key in ("f", "t", "r", "x", "rating"):
+    for key in keys:
         out[key] = np.concatenate(out[key]) if out[key] else np.zeros(0)
     out["f"] = out["f"].astype(int)
     out["t"] = out["t"].astype(int)
@@ -454,25 +501,28 @@ def _branches(net, node_of: pd.Series) -> dict:
     return out
 
 
-def _trafo_ratio(trafo: pd.DataFrame, vn: pd.Series) -> np.ndarray:
-    """Off-nominal ratio of each transformer (1 when ratings match the buses and no tap acts).
+def _tapped_voltages(trafo: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Winding voltages (kV) of each transformer at its tap position, as pandapower 3 sets them.
 
-    Like pandapower 3, a tap acts only where ``tap_changer_type`` is set and ``tap_pos`` is given.
+    A tap acts where ``tap_changer_type`` is "Ratio" or "Symmetrical" and ``tap_pos`` is given: the
+    winding on ``tap_side`` is scaled by ``|1 + s e^(jα)|`` with ``s = (tap_pos - tap_neutral) ×
+    tap_step_percent / 100`` and ``α = tap_step_degree`` (0 when unset). The angle the tap adds, and
+    "Ideal" (phase-shifting) and tabular taps, are ignored like every phase shift here.
     """
-    nominal = (trafo.vn_hv_kv.to_numpy(float) / trafo.vn_lv_kv.to_numpy(float)) / (
-        vn[trafo.hv_bus].to_numpy() / vn[trafo.lv_bus].to_numpy()
-    )
-    tap = np.ones(len(trafo))
-    if "tap_changer_type" in trafo:
-        acts = trafo.tap_changer_type.notna().to_numpy() & (trafo.tap_changer_type != "").to_numpy()
-        steps = (_col(trafo, "tap_pos", np.nan) - _col(trafo, "tap_neutral", 0.0)) * _col(
-            trafo, "tap_step_percent", 0.0
-        ) / 100.0
-        acts &= np.isfinite(steps)
-        on_hv = (trafo.get("tap_side", pd.Series("hv", index=trafo.index)) != "lv").to_numpy()
-        factor = np.where(on_hv, 1.0 + steps, 1.0 / (1.0 + steps))
-        tap = np.where(acts, factor, 1.0)
-    return nominal * tap
+    vn_hv = trafo.vn_hv_kv.to_numpy(float)
+    vn_lv = trafo.vn_lv_kv.to_numpy(float)
+    if "tap_changer_type" not in trafo:
+        return vn_hv, vn_lv
+    steps = (_col(trafo, "tap_pos", np.nan) - _col(trafo, "tap_neutral", 0.0)) * _col(
+        trafo, "tap_step_percent", 0.0
+    ) / 100.0
+    angle = np.deg2rad(_col(trafo, "tap_step_degree", 0.0))
+    factor = np.abs(1.0 + steps * np.exp(1j * angle))
+    acts = trafo.tap_changer_type.isin(["Ratio", "Symmetrical"]).to_numpy() & np.isfinite(factor)
+    side = trafo.get("tap_side", pd.Series("hv", index=trafo.index)).to_numpy()
+    vn_hv = np.where(acts & (side == "hv"), vn_hv * factor, vn_hv)
+    vn_lv = np.where(acts & (side == "lv"), vn_lv * factor, vn_lv)
+    return vn_hv, vn_lv
 
 
 def _references(comp: np.ndarray, n_comp: int, root: np.ndarray) -> np.ndarray:
@@ -673,7 +723,35 @@ def _pick(option_values: list, *fallbacks: np.ndarray) -> np.ndarray:
 _EV_VARS = ("ev_bus", "ev_arrival_time", "ev_departure_time", "ev_energy_mwh", "ev_p_max_mw")
 
 
-def _ev_sessions(ds: xr.Dataset, node_of: dict, time: pd.DatetimeIndex, dt_h: float) -> EvSessions:
+@dataclass(frozen=True)
+class _Sessions:
+    """Validated sessions and when they are plugged in, as (step, session) pairs grouped by
+    session, steps increasing: only the steps a session overlaps, never a dense (T, S) array."""
+
+    ids: pd.Index
+    bus: np.ndarray
+    node: np.ndarray
+    departure: np.ndarray  # datetime64[ns]
+    p_max_mw: np.ndarray  # (S,) nominal
+    v2g: np.ndarray
+    energy_mwh: np.ndarray  # (S,) to deliver within the horizon
+    session: np.ndarray  # (P,) session of each pair
+    step: np.ndarray  # (P,) step of each pair
+    plugged: np.ndarray  # (P,) fraction of the step plugged in
+    last: np.ndarray  # (S,) last step of each session's window (-1: none)
+
+    def cap_mwh(self, dt_h: float) -> np.ndarray:
+        """(P,) energy each pair's step can take at full power."""
+        return self.p_max_mw[self.session] * self.plugged * dt_h
+
+    def cumulative(self, values: np.ndarray) -> np.ndarray:
+        """(P,) running sum of ``values`` within each session's window."""
+        total = np.cumsum(values)
+        before = np.concatenate([[0.0], total])[np.searchsorted(self.session, self.session, "left")]
+        return total - before
+
+
+def _ev_sessions(ds: xr.Dataset, node_of: dict, time: pd.DatetimeIndex, dt_h: float) -> _Sessions:
     for name in _EV_VARS:
         if name not in ds:
             raise DataError(f"ev_sessions: variable {name!r} is missing")
@@ -684,50 +762,82 @@ def _ev_sessions(ds: xr.Dataset, node_of: dict, time: pd.DatetimeIndex, dt_h: fl
     energy = ds.ev_energy_mwh.values.astype(float)
     p_max = ds.ev_p_max_mw.values.astype(float)
     v2g = ds.ev_v2g.values.astype(bool) if "ev_v2g" in ds else np.zeros(len(ids), bool)
-    for i, sid in enumerate(ids):
-        if bus[i] not in node_of:
-            raise DataError(f"ev_sessions: session {sid!r} ev_bus must be an in-service bus (got {bus[i]})")
-        if not departure[i] > arrival[i]:
-            raise DataError(f"ev_sessions: session {sid!r} must depart after it arrives (got {arrival[i]} → {departure[i]})")
-        if not (energy[i] >= 0 and p_max[i] > 0):
-            raise DataError(f"ev_sessions: session {sid!r} needs ev_energy_mwh >= 0 and ev_p_max_mw > 0 (got {energy[i]}, {p_max[i]})")
-    start = time.values.astype("datetime64[ns]")
-    end = start + np.timedelta64(int(round(dt_h * 3600e9)), "ns")
-    overlap = np.clip(
-        np.minimum(end[:, None], departure[None, :]) - np.maximum(start[:, None], arrival[None, :]),
-        np.timedelta64(0, "ns"),
-        None,
-    )
-    plugged = overlap.astype(float) / (dt_h * 3600e9)  # (T, S) fraction of each step plugged in
-    hours_after = np.clip((departure - end[-1]).astype(float) / 3600e9, 0, None)
-    return EvSessions(
-        index=np.asarray(ids),
-        node=np.array([node_of[b] for b in bus], dtype=int),
-        label=[f"EV session {sid!r} at bus {b}" for sid, b in zip(ids, bus)],
+    _check_sessions(ids, bus, arrival, departure, energy, p_max, node_of)
+    start = time.values.astype("datetime64[ns]").astype(np.int64)
+    step_ns = int(round(dt_h * 3600e9))
+    arr, dep = arrival.astype(np.int64), departure.astype(np.int64)
+    first = np.clip(np.searchsorted(start, arr, "right") - 1, 0, None)
+    last = np.minimum(np.searchsorted(start, dep, "left") - 1, len(start) - 1)
+    count = np.maximum(last - first + 1, 0)
+    session = np.repeat(np.arange(len(ids)), count)
+    step = first[session] + np.arange(count.sum()) - (np.cumsum(count) - count)[session]
+    overlap = np.minimum(start[step] + step_ns, dep[session]) - np.maximum(start[step], arr[session])
+    hours_after = np.clip((dep - (start[-1] + step_ns)) / 3600e9, 0, None)
+    return _Sessions(
+        ids=ids,
         bus=bus,
-        p_max_mw=p_max[None, :] * plugged,
+        node=np.array([node_of[b] for b in bus], dtype=int),
+        departure=departure,
+        p_max_mw=p_max,
         v2g=v2g,
         energy_mwh=np.clip(energy - p_max * hours_after, 0, None),
-        departure=departure,
+        session=session,
+        step=step,
+        plugged=np.clip(overlap, 0, None) / step_ns,
+        last=np.where(count > 0, last, -1),
     )
 
 
-def _aggregate(s: EvSessions, dt_h: float) -> EvAggregates:
+def _check_sessions(ids, bus, arrival, departure, energy, p_max, node_of) -> None:
+    for i in np.flatnonzero(~np.isin(bus, list(node_of))):
+        raise DataError(f"ev_sessions: session {ids[i]!r} ev_bus must be an in-service bus (got {bus[i]})")
+    for i in np.flatnonzero(~(departure > arrival)):
+        raise DataError(f"ev_sessions: session {ids[i]!r} must depart after it arrives (got {arrival[i]} → {departure[i]})")
+    for i in np.flatnonzero(~((energy >= 0) & (p_max > 0))):
+        raise DataError(
+            f"ev_sessions: session {ids[i]!r} needs ev_energy_mwh >= 0 and ev_p_max_mw > 0 (got {energy[i]}, {p_max[i]})"
+        )
+
+
+def _per_session(s: _Sessions, n_time: int) -> EvSessions:
+    """One EV per session, with its (T, S) power limit."""
+    p_max = np.zeros((n_time, len(s.ids)))
+    p_max[s.step, s.session] = s.p_max_mw[s.session] * s.plugged
+    return EvSessions(
+        index=np.asarray(s.ids),
+        node=s.node,
+        label=[f"EV session {sid!r} at bus {b}" for sid, b in zip(s.ids, s.bus)],
+        bus=s.bus,
+        p_max_mw=p_max,
+        v2g=s.v2g,
+        energy_mwh=s.energy_mwh,
+        departure=s.departure,
+    )
+
+
+def _aggregate(s: _Sessions, n_time: int, dt_h: float) -> EvAggregates:
     """Per-node envelope of the sessions (see ``gridopt.dispatch.ev``)."""
     if s.v2g.any():
-        sid = s.index[np.flatnonzero(s.v2g)[0]]
+        sid = s.ids[np.flatnonzero(s.v2g)[0]]
         raise DataError(f"ev_sessions: session {sid!r} is V2G; use ev_formulation='session' for V2G")
     nodes, k_of = np.unique(s.node, return_inverse=True)
-    cap = s.p_max_mw * dt_h  # (T, S) energy each step can take
-    total = cap.sum(axis=0)
+    n_k = len(nodes)
+    cap = s.cap_mwh(dt_h)  # (P,)
+    taken = s.cumulative(cap)  # energy the window can have taken by the end of each step
+    total = np.bincount(s.session, weights=cap, minlength=len(s.ids))
     energy = np.minimum(s.energy_mwh, total)
-    early = np.minimum(np.cumsum(cap, axis=0), energy)
-    late = np.clip(energy - (total - np.cumsum(cap, axis=0)), 0, None)
-    uncontrolled = s.uncontrolled_mw(dt_h)
+    e = energy[s.session]
 
-    def per_node(values: np.ndarray) -> np.ndarray:
-        out = np.zeros(values.shape[:-1] + (len(nodes),))
-        np.add.at(np.moveaxis(out, -1, 0), k_of, np.moveaxis(values, -1, 0))
+    def per_node(values: np.ndarray, after: np.ndarray | None = None) -> np.ndarray:
+        """(T, K) sums of pair ``values``; plus each session's ``after`` from the step after its
+        window to the end of the horizon."""
+        flat = s.step * n_k + k_of[s.session]
+        out = np.bincount(flat, weights=values, minlength=n_time * n_k).reshape(n_time, n_k)
+        if after is not None:
+            ends = s.last >= 0
+            later = np.zeros((n_time + 1, n_k))
+            np.add.at(later, (s.last[ends] + 1, k_of[ends]), after[ends])
+            out += np.cumsum(later, axis=0)[:n_time]
         return out
 
     bus_of_node = {n: b for n, b in zip(s.node, s.bus)}
@@ -735,10 +845,10 @@ def _aggregate(s: EvSessions, dt_h: float) -> EvAggregates:
         index=np.array([bus_of_node[n] for n in nodes]),
         node=nodes,
         label=[f"EV aggregate at bus {bus_of_node[n]}" for n in nodes],
-        p_max_mw=per_node(s.p_max_mw),
-        e_early_mwh=per_node(early),
-        e_late_mwh=per_node(late),
-        shortfall_mwh=per_node(s.energy_mwh - energy),
-        n_sessions=np.bincount(k_of, minlength=len(nodes)),
-        uncontrolled=per_node(uncontrolled),
+        p_max_mw=per_node(s.p_max_mw[s.session] * s.plugged),
+        e_early_mwh=per_node(np.minimum(taken, e), energy),
+        e_late_mwh=per_node(np.clip(e - (total[s.session] - taken), 0, None), energy),
+        shortfall_mwh=np.bincount(k_of, weights=s.energy_mwh - energy, minlength=n_k),
+        n_sessions=np.bincount(k_of, minlength=n_k),
+        uncontrolled=per_node(np.clip(e - (taken - cap), 0, cap) / dt_h),
     )

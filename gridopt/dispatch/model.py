@@ -1,10 +1,12 @@
 """The dispatch model, assembled component by component (read this file as the table of contents).
 
 ``build`` turns a pandapower net, the series and the options into a ``DispatchProblem``: the
-arrays (``inputs.prepare``), then the Pyomo model: network flows, load shedding, external grid,
-renewables, thermal units, storage, EVs, each in its own Block; the nodal balance last, from the
-injections the components registered; the optional CO2 cap; the objective. ``gridopt.solve``
-hands the model to HiGHS and maps the solution back.
+arrays (``inputs.prepare``), then the registry of the LP: network flows, load shedding, external
+grid, renewables, thermal units, storage, EVs, each in its own Block; the nodal balance last, from
+the injections the components registered; the optional CO2 cap; the costs. ``gridopt.solve``
+hands the LP to HiGHS and maps the solution back. ``create_model`` builds the same model in Pyomo
+(the readable formulation; ``pyomo_model(problem)`` attaches it to a built problem), which
+``gridopt.dispatch.lp.from_pyomo`` compiles into the identical LP.
 
 The nodal balance ``balance[t, n]`` (MW) reads ``Σ injections = load``; its dual, divided by
 ``dt_h``, is the nodal price (currency/MWh; positive means more load costs more).
@@ -26,13 +28,14 @@ from gridopt.dispatch.emissions import define_co2_cap
 from gridopt.dispatch.ev import define_ev
 from gridopt.dispatch.generation import define_ext_grid, define_gen, define_sgen
 from gridopt.dispatch.inputs import DispatchData, EvSessions, prepare
+from gridopt.dispatch.lp import each_step, quiet_templates
 from gridopt.dispatch.network import define_load_shed, define_network
-from gridopt.dispatch.objective import define_objective
-from gridopt.dispatch.parts import DispatchProblem, Parts, add_param, quiet_templates
+from gridopt.dispatch.objective import define_objective, register_costs
+from gridopt.dispatch.parts import DispatchProblem, Parts
 from gridopt.dispatch.storage import define_storage
 from gridopt.options import DispatchOptions, make_options
 
-__all__ = ["build", "create_model", "apply_baseline"]
+__all__ = ["build", "create_model", "pyomo_model", "apply_baseline"]
 
 
 def build(
@@ -41,24 +44,43 @@ def build(
     options: DispatchOptions | None = None,
     ev_sessions: xr.Dataset | None = None,
 ) -> DispatchProblem:
-    """Validate the inputs and build the Pyomo model (timed as ``time_build_s``)."""
+    """Validate the inputs and register the LP (timed as ``time_build_s``)."""
     start = perf_counter()
     data = prepare(net, series, options or make_options(), ev_sessions)
-    model, parts = create_model(data)
+    _, parts = _define(data, pyomo=False)
     return DispatchProblem(
         data=data,
-        model=model,
         columns=parts.columns,
         rows=parts.rows,
+        offset=parts.offset,
         timings={"time_build_s": perf_counter() - start},
     )
 
 
 def create_model(data: DispatchData) -> tuple[pyo.ConcreteModel, Parts]:
-    """The Pyomo model of ``data`` and the registry of its blocks."""
+    """The Pyomo model of ``data`` and its registry."""
+    return _define(data, pyomo=True)
+
+
+def pyomo_model(problem: DispatchProblem) -> pyo.ConcreteModel:
+    """The Pyomo model of a built problem (made on first use): ``problem.model``, whose
+    variables and constraints are also reachable as ``problem.columns[name].var`` and
+    ``problem.rows[name].con``. It is the problem as built: bounds changed later in HiGHS
+    (``set_col_bounds``, ``apply_baseline``) are not carried over."""
+    if problem.model is None:
+        model, parts = create_model(problem.data)
+        for name, block in parts.columns.items():
+            problem.columns[name].var = block.var
+        for name, block in parts.rows.items():
+            problem.rows[name].con = block.con
+        problem.model = model
+    return problem.model
+
+
+def _define(data: DispatchData, pyomo: bool) -> tuple[pyo.ConcreteModel, Parts]:
     m = pyo.ConcreteModel("dispatch")
-    parts = Parts(data)
-    with _templates(data.options.pyomo_templates), quiet_templates(), PauseGC():
+    parts = Parts(data, pyomo=pyomo)
+    with _templates(pyomo and data.options.pyomo_templates), quiet_templates(), PauseGC():
         m.T = pyo.RangeSet(0, data.n_time - 1)  # time steps
         m.T1 = pyo.RangeSet(1, data.n_time - 1)  # steps with a predecessor
         m.N = pyo.RangeSet(0, data.network.n_node - 1)  # nodes (buses merged by switches)
@@ -73,30 +95,32 @@ def create_model(data: DispatchData) -> tuple[pyo.ConcreteModel, Parts]:
         define_balance(m, parts)
         if data.options.co2_cap_t is not None:
             define_co2_cap(m, parts)
-        define_objective(m, parts)
+        register_costs(parts)
+        if pyomo:
+            define_objective(m, parts)
     return m, parts
 
 
 def define_balance(m: pyo.ConcreteModel, parts: Parts) -> None:
     """Kirchhoff's current law per node and step, from the registered injections."""
     data = parts.data
-    add_param(m, "load_p", (m.T, m.N), data.load_p_mw)
-    injections = list(parts.injections)
+    _balance(m, parts, "balance", parts.injections, data.load_p_mw)
+    if data.formulation == "lindistflow":
+        _balance(m, parts, "balance_q", parts.q_injections, data.load_q_mvar)
+
+
+def _balance(m, parts: Parts, name: str, injections, load: np.ndarray) -> None:
+    rules = [inj.rule for inj in injections]
+    parts.param(m, f"{name}_load", (m.T, m.N), load)
     parts.constraint(
         m,
-        "balance",
+        name,
         (m.T, m.N),
-        lambda m, t, n: sum(inject(m, t, n) for inject in injections) == m.load_p[t, n],
+        lambda m, t, n: sum(inject(m, t, n) for inject in rules) == m.component(f"{name}_load")[t, n],
+        terms=[each_step(inj.column, inj.matrix, parts.data.n_time) for inj in injections],
+        lower=load,
+        upper=load,
     )
-    if data.formulation == "lindistflow":
-        add_param(m, "load_q", (m.T, m.N), data.load_q_mvar)
-        q_injections = list(parts.q_injections)
-        parts.constraint(
-            m,
-            "balance_q",
-            (m.T, m.N),
-            lambda m, t, n: sum(inject(m, t, n) for inject in q_injections) == m.load_q[t, n],
-        )
 
 
 def apply_baseline(problem: DispatchProblem) -> None:

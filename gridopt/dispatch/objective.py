@@ -20,9 +20,9 @@ import numpy as np
 import pyomo.environ as pyo
 
 from gridopt.dispatch.inputs import DispatchData, EvAggregates
-from gridopt.dispatch.parts import Parts, add_param
+from gridopt.dispatch.parts import Parts
 
-__all__ = ["TERMS", "cost_terms", "constant_terms", "define_objective"]
+__all__ = ["TERMS", "cost_terms", "constant_terms", "register_costs", "define_objective"]
 
 TERMS = ("energy", "carbon", "pollution", "curtailment", "degradation", "terminal", "slack")
 
@@ -71,19 +71,24 @@ def constant_terms(data: DispatchData) -> dict[str, float]:
     return out
 
 
-def define_objective(m: pyo.ConcreteModel, parts: Parts) -> None:
-    """``m.cost``: Σ over column blocks of coefficient × variable, plus the constant terms."""
-    data = parts.data
-    constant = sum(constant_terms(data).values())
-    priced = []
-    for name, terms in cost_terms(data).items():
+def register_costs(parts: Parts) -> None:
+    """Each column block's cost (the sum of its terms) and the objective's constant part."""
+    for name, terms in cost_terms(parts.data).items():
         block = parts.columns.get(name)
-        if block is None or not np.prod(block.shape):
+        if block is not None and block.size:
+            block.cost = sum(np.broadcast_to(c, block.shape) for c in terms.values()).ravel().astype(float)
+    parts.offset = sum(constant_terms(parts.data).values())
+
+
+def define_objective(m: pyo.ConcreteModel, parts: Parts) -> None:
+    """``m.cost``: Σ over column blocks of cost × variable, plus the constant part (Pyomo model)."""
+    priced = []
+    for block in parts.columns.values():
+        if not block.size or not block.cost.any():
             continue
-        coef = _compact(sum(np.broadcast_to(c, block.shape) for c in terms.values()))
-        if not coef.any():
-            continue
-        priced.append((_coefficient(block.var, coef), block.var))
+        coef = _compact(block.cost.reshape(block.shape))
+        priced.append((_coefficient(parts, block.var, coef), block.var))
+    constant = parts.offset
 
     def total(m):
         return constant + sum(_weighted_sum(cost, var) for cost, var in priced)
@@ -107,16 +112,16 @@ def _compact(coef: np.ndarray) -> np.ndarray:
     return coef
 
 
-def _coefficient(var: pyo.Var, coef: np.ndarray):
+def _coefficient(parts: Parts, var: pyo.Var, coef: np.ndarray):
     """``cost(*index) -> coefficient`` of ``var``: a float, or a Param over the axes that vary."""
     if coef.size == 1:
         value = float(coef.ravel()[0])
         return lambda *idx: value
     sets = list(var.index_set().subsets())
     varying = [axis for axis in range(coef.ndim) if coef.shape[axis] > 1]
-    param = add_param(
-        var.parent_block(), f"cost_{var.local_name}", [sets[a] for a in varying], coef.squeeze()
-    )
+    block, name = var.parent_block(), f"cost_{var.local_name}"
+    parts.param(block, name, [sets[a] for a in varying], coef.squeeze())
+    param = block.component(name)
     if len(varying) == coef.ndim:
         return lambda *idx: param[idx] if len(idx) > 1 else param[idx[0]]
     axis = varying[0]

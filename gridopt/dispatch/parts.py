@@ -1,67 +1,79 @@
 """The registry the components fill while they build, and the problem object that keeps it.
 
-Each component adds its Pyomo variables and constraints through ``Parts.var`` and
-``Parts.constraint``, which record the variable bounds as numpy arrays (the hand-off to HiGHS
-reads bounds from here, not from thousands of Pyomo objects) and the shape of every block, so that
-solution values and duals map back by column and row order without a per-element lookup.
-Components also register their injections at nodes (``Parts.injections``): the nodal balance is
-assembled last from them.
+Each component declares its variables through ``Parts.var`` (bounds as numpy arrays) and each
+constraint family through ``Parts.constraint``, twice over: a Pyomo rule, the readable
+formulation, and the same rows as coefficient ``Term`` s with their bounds, from which
+``gridopt.dispatch.lp.assemble`` builds the LP for HiGHS. The Pyomo objects (``Var``,
+``Constraint``, the Params and indexed Sets the rules read, via ``Parts.param`` and
+``Parts.groups``, and the objective) are made only when the registry is built with
+``pyomo=True``; Blocks and the RangeSets that index the blocks are always there (they give the
+shapes) and cost next to nothing. Components also register their injections at nodes
+(``Parts.inject``): the nodal balance is assembled last from them.
 
-Indices are positions: time ``t`` in ``0..T-1`` and element ``e`` in ``0..E-1`` of the arrays in
-``DispatchData``; ``Var(T, E)`` iterates time-major, so a block's columns reshape to ``(T, E)``.
+Layout: columns and rows are numbered block after block in registration order; a block's entries
+follow its index order. Indices are positions: time ``t`` in ``0..T-1`` and element ``e`` in
+``0..E-1`` of the arrays in ``DispatchData``; ``(T, E)`` blocks run time-major, so a block's
+columns reshape to ``(T, E)``.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
 import pyomo.environ as pyo
 
 from gridopt.dispatch.inputs import DispatchData
+from gridopt.dispatch.lp import Term
 
-__all__ = ["ColumnBlock", "RowBlock", "Parts", "DispatchProblem", "add_param", "quiet_templates"]
+__all__ = ["ColumnBlock", "RowBlock", "Injection", "Parts", "DispatchProblem"]
 
 
 @dataclass
 class ColumnBlock:
-    """One Pyomo variable component and where its entries sit among the LP columns."""
+    """One variable block: its LP columns ``start .. start + size - 1``, bounds and cost."""
 
-    var: pyo.Var
     shape: tuple[int, ...]
-    lb: np.ndarray  # flat, in the variable's index order (-inf: none)
+    start: int
+    lb: np.ndarray  # flat, in index order (-inf: none)
     ub: np.ndarray
-    pos: np.ndarray | None = None  # LP column of each entry, -1 if the LP has no such column
+    cost: np.ndarray  # flat objective coefficient (currency per unit of the variable)
+    var: pyo.Var | None = None  # the Pyomo variable, when the Pyomo model is built
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape))
 
     def values(self, x: np.ndarray) -> np.ndarray:
-        """The block's values from the LP solution ``x``, reshaped to ``shape``.
-
-        A variable that appears in no row and no cost is absent from the LP; it takes the value
-        nearest zero within its bounds.
-        """
-        idle = np.clip(0.0, self.lb, self.ub)
-        out = np.where(self.pos >= 0, x[np.maximum(self.pos, 0)], idle) if len(self.pos) else idle
-        return out.reshape(self.shape)
+        """The block's values from the LP solution ``x``, reshaped to ``shape``."""
+        return x[self.start : self.start + self.size].reshape(self.shape)
 
 
 @dataclass
 class RowBlock:
-    """One Pyomo constraint component; ``ranged`` rows have a lower and an upper bound."""
+    """One constraint family: its LP rows ``start .. start + size - 1`` and what they hold."""
 
-    con: pyo.Constraint
     shape: tuple[int, ...]
-    ranged: bool = False
-    start: int = -1  # first LP row (rows of one block are contiguous, in index order)
+    start: int
+    lower: np.ndarray  # flat (-inf: open)
+    upper: np.ndarray  # flat (inf: open)
+    terms: list[Term]
+    con: pyo.Constraint | None = None  # the Pyomo constraint, when the Pyomo model is built
 
     @property
     def size(self) -> int:
         return int(np.prod(self.shape))
 
 
-Injection = Callable[[pyo.ConcreteModel, object, object], object]
+@dataclass(frozen=True)
+class Injection:
+    """Power into node ``n`` at step ``t``: the Pyomo expression ``rule(m, t, n)`` and the same as
+    ``Σ_e matrix[n, e] · column[t, e]`` (``matrix``: nodes × elements of the column block)."""
+
+    rule: Callable
+    column: str
+    matrix: object
 
 
 @dataclass
@@ -69,10 +81,14 @@ class Parts:
     """What the components registered while building."""
 
     data: DispatchData
+    pyomo: bool = False  # also make the Pyomo variables, constraints, Params, Sets and objective
     columns: dict[str, ColumnBlock] = field(default_factory=dict)
     rows: dict[str, RowBlock] = field(default_factory=dict)
     injections: list[Injection] = field(default_factory=list)  # MW into node n at step t
     q_injections: list[Injection] = field(default_factory=list)  # Mvar, LinDistFlow only
+    offset: float = 0.0  # the objective's constant part
+    n_cols: int = 0  # LP columns and rows registered so far
+    n_rows: int = 0
 
     def var(
         self,
@@ -81,23 +97,16 @@ class Parts:
         sets: Sequence[pyo.Set],
         lb: float | np.ndarray,
         ub: float | np.ndarray,
-    ) -> pyo.Var:
-        """Add ``block.<name>`` indexed by ``sets`` with bounds broadcast to their shape."""
+    ) -> None:
+        """Declare ``block.<name>`` indexed by ``sets`` with bounds broadcast to their shape."""
         shape = tuple(len(s) for s in sets)
         lo = np.broadcast_to(np.asarray(lb, dtype=float), shape).ravel()
         hi = np.broadcast_to(np.asarray(ub, dtype=float), shape).ravel()
-        lo_list = [None if np.isinf(v) else v for v in lo.tolist()]
-        hi_list = [None if np.isinf(v) else v for v in hi.tolist()]
-        width = shape[-1] if len(shape) == 2 else 1
-
-        def bounds(_, *idx):
-            k = idx[0] * width + idx[1] if len(idx) == 2 else idx[0]
-            return lo_list[k], hi_list[k]
-
-        var = pyo.Var(*sets, bounds=bounds, dense=True)
-        block.add_component(name, var)
-        self.columns[_key(block, name)] = ColumnBlock(var, shape, lo, hi)
-        return var
+        column = ColumnBlock(shape, self.n_cols, lo, hi, np.zeros(lo.size))
+        self.n_cols += lo.size
+        self.columns[_key(block, name)] = column
+        if self.pyomo:
+            column.var = _pyomo_var(block, name, sets, lo, hi)
 
     def constraint(
         self,
@@ -105,32 +114,68 @@ class Parts:
         name: str,
         sets: Sequence[pyo.Set],
         rule: Callable,
-        *,
-        ranged: bool = False,
-    ) -> pyo.Constraint:
-        """Add ``block.<name>`` built by ``rule(block, *index)`` (O(1) per index).
-
-        ``ranged`` says every row has both a finite lower and upper bound (``lo <= e <= hi``).
-        """
-        con = pyo.Constraint(*sets, rule=rule)
-        block.add_component(name, con)
+        terms: list[Term],
+        lower: float | np.ndarray,
+        upper: float | np.ndarray,
+    ) -> None:
+        """Declare ``block.<name>``: ``rule(block, *index)`` (O(1) per index) and the same rows
+        as ``lower <= Σ terms <= upper`` (bounds broadcast to the shape of ``sets``)."""
         shape = tuple(len(s) for s in sets)
-        self.rows[_key(block, name)] = RowBlock(con, shape, ranged)
-        return con
+        lo = np.broadcast_to(np.asarray(lower, dtype=float), shape).ravel()
+        hi = np.broadcast_to(np.asarray(upper, dtype=float), shape).ravel()
+        row = RowBlock(shape, self.n_rows, lo, hi, terms)
+        self.n_rows += lo.size
+        self.rows[_key(block, name)] = row
+        if self.pyomo:
+            row.con = pyo.Constraint(*sets, rule=rule)
+            block.add_component(name, row.con)
+
+    def param(self, block: pyo.Block, name: str, sets: Sequence[pyo.Set], values) -> None:
+        """``block.<name>``: an immutable Param over ``sets`` (positions) holding ``values`` (their
+        dtype kept: integer positions stay integers), for the rules of the Pyomo model; not made
+        without it."""
+        if not self.pyomo:
+            return
+        values = np.asarray(values)
+        flat = values.ravel().tolist()
+        if values.ndim < 2:
+            block.add_component(name, pyo.Param(*sets, initialize=flat, within=pyo.Any))
+            return
+        width = values.shape[-1]
+
+        def rule(_, t, e):
+            return flat[t * width + e]
+
+        block.add_component(name, pyo.Param(*sets, initialize=rule, within=pyo.Any))
+
+    def groups(self, block: pyo.Block, name: str, index: pyo.Set, keys: np.ndarray, count: int) -> None:
+        """``block.<name>[k]``: the positions ``e`` with ``keys[e] == k`` for ``k`` in ``index``
+        (``0..count-1``), e.g. the units at each node: the map the rules iterate, built once.
+        Pyomo model only."""
+        if not self.pyomo:
+            return
+        grouped: dict[int, list[int]] = {k: [] for k in range(count)}
+        for pos, key in enumerate(np.asarray(keys).tolist()):
+            grouped[key].append(pos)
+        block.add_component(name, pyo.Set(index, initialize=grouped))
+
+    def inject(self, rule: Callable, column: str, matrix, reactive: bool = False) -> None:
+        """Register an injection into the nodal balance (``reactive``: the Q balance)."""
+        (self.q_injections if reactive else self.injections).append(Injection(rule, column, matrix))
 
 
-def add_param(block: pyo.Block, name: str, sets: Sequence[pyo.Set], values) -> pyo.Param:
-    """``block.<name>``: an immutable Param over ``sets`` (positions) holding ``values``."""
-    values = np.asarray(values, dtype=float)
-    flat = values.ravel().tolist()
-    width = values.shape[-1] if values.ndim == 2 else 1
+def _pyomo_var(block, name, sets, lo: np.ndarray, hi: np.ndarray) -> pyo.Var:
+    lo_list = [None if np.isinf(v) else v for v in lo.tolist()]
+    hi_list = [None if np.isinf(v) else v for v in hi.tolist()]
+    width = len(sets[-1]) if len(sets) == 2 else 1
 
-    def rule(_, *idx):
-        return flat[idx[0] * width + idx[1]] if len(idx) == 2 else flat[idx[0]]
+    def bounds(_, *idx):
+        k = idx[0] * width + idx[1] if len(idx) == 2 else idx[0]
+        return lo_list[k], hi_list[k]
 
-    param = pyo.Param(*sets, initialize=rule, within=pyo.Any)
-    block.add_component(name, param)
-    return param
+    var = pyo.Var(*sets, bounds=bounds, dense=True)
+    block.add_component(name, var)
+    return var
 
 
 def _key(block: pyo.Block, name: str) -> str:
@@ -138,56 +183,38 @@ def _key(block: pyo.Block, name: str) -> str:
     return name if block.parent_block() is None else f"{block.local_name}.{name}"
 
 
-class _DropDeprecation(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "sparse_iteritems" not in record.getMessage()
-
-
-@contextmanager
-def quiet_templates():
-    """Silence the deprecation notice Pyomo 6.10's own template expansion logs (not ours)."""
-    logger = logging.getLogger("pyomo.core.base.param")  # where the notice is logged
-    flt = _DropDeprecation()
-    logger.addFilter(flt)
-    try:
-        yield
-    finally:
-        logger.removeFilter(flt)
-
-
 @dataclass
 class DispatchProblem:
-    """A built dispatch problem: the data, the Pyomo model and, after the hand-off, HiGHS.
+    """A built dispatch problem: the data, the registry and, after the hand-off, HiGHS.
 
     Once handed off, the HiGHS model is the live problem: a rolling horizon or the baseline
     changes its bounds and costs through ``set_col_bounds``/``set_row_bounds`` instead of
-    rebuilding. ``columns``/``rows`` map every Pyomo block to LP columns and rows.
+    rebuilding. ``columns``/``rows`` map every block to its LP columns and rows. ``model`` is
+    the Pyomo model once ``gridopt.dispatch.pyomo_model(problem)`` has built it.
     """
 
     data: DispatchData
-    model: pyo.ConcreteModel
     columns: dict[str, ColumnBlock]
     rows: dict[str, RowBlock]
+    offset: float
     timings: dict[str, float]
+    model: pyo.ConcreteModel | None = None
     highs: object | None = None  # highspy.Highs after the hand-off
-    objective_offset: float = 0.0
     n_cols: int = 0
     n_rows: int = 0
 
     def set_col_bounds(self, name: str, lb: np.ndarray, ub: np.ndarray) -> None:
         """Change the bounds of column block ``name`` (arrays of its shape) in HiGHS."""
         block = self.columns[name]
-        lo = np.broadcast_to(np.asarray(lb, float), block.shape).ravel()
-        hi = np.broadcast_to(np.asarray(ub, float), block.shape).ravel()
-        block.lb, block.ub = lo.copy(), hi.copy()
-        present = block.pos >= 0
-        idx = block.pos[present].astype(np.int32)
-        self.highs.changeColsBounds(len(idx), idx, lo[present], hi[present])
+        block.lb = np.broadcast_to(np.asarray(lb, float), block.shape).ravel().copy()
+        block.ub = np.broadcast_to(np.asarray(ub, float), block.shape).ravel().copy()
+        idx = np.arange(block.start, block.start + block.size, dtype=np.int32)
+        self.highs.changeColsBounds(len(idx), idx, block.lb, block.ub)
 
     def set_row_bounds(self, name: str, lower: np.ndarray, upper: np.ndarray) -> None:
         """Change the bounds of row block ``name`` (arrays of its shape) in HiGHS."""
         block = self.rows[name]
+        block.lower = np.broadcast_to(np.asarray(lower, float), block.shape).ravel().copy()
+        block.upper = np.broadcast_to(np.asarray(upper, float), block.shape).ravel().copy()
         idx = np.arange(block.start, block.start + block.size, dtype=np.int32)
-        lo = np.broadcast_to(np.asarray(lower, float), block.shape).ravel()
-        hi = np.broadcast_to(np.asarray(upper, float), block.shape).ravel()
-        self.highs.changeRowsBounds(len(idx), idx, lo, hi)
+        self.highs.changeRowsBounds(len(idx), idx, block.lower, block.upper)
