@@ -172,6 +172,13 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_app(args: argparse.Namespace) -> int:
+    from gridopt.app import serve
+
+    serve(_store(args), host=args.host, port=args.port)
+    return 0
+
+
 def cmd_data_list(args: argparse.Namespace) -> int:
     from gridopt.config import resolve_data_dir
     from gridopt.datasets import DATASETS, files_needed
@@ -273,6 +280,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--standard", choices=["china", "epa"], help="AQI standard (default: the model's; china for Chinese data)")
     p.add_argument("--png", type=Path, help="also write a PNG of the AQI by station over time")
     p.set_defaults(func=cmd_monitor)
+
+    p = sub.add_parser("app", help="the Dash app over the run store (open http://HOST:PORT)")
+    p.add_argument("--store", default=argparse.SUPPRESS, help="run store folder (same as the global --store)")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=8050)
+    p.set_defaults(func=cmd_app)
 
     p = sub.add_parser("inspect", help="summarise a model: network, assets, window, series")
     p.add_argument("model", nargs="?", default=None, help="model file or shipped model name (default: default)")
