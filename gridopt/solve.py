@@ -4,6 +4,9 @@ Hand-off: the LP is assembled from the registry's coefficient arrays (``gridopt.
 and goes to ``highspy.Highs.passModel``; ``hand_off(problem, via="pyomo")`` compiles the Pyomo
 model instead, into the same layout. Columns and rows map back to the blocks by position.
 
+Solve: with ``options.lazy_slacks`` (default) HiGHS first solves with the per-step slacks held at
+zero, then continues from that basis with them released (``_run_with_slacks_held``).
+
 Status: ``Status`` is what a run reports; ``TERMINATION`` maps each raw HiGHS model status and
 Pyomo termination condition to it, once. A solved run whose slacks (load shedding, unmet EV energy,
 thermal or voltage violation) exceed ``options.slack_tolerance`` is ``infeasible_as_posed``, and

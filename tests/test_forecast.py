@@ -94,6 +94,17 @@ def test_forecast_ignores_everything_after_the_issue_time():
     assert a.index[0] == issue and len(a) == 24
 
 
+def test_a_step_series_falls_back_to_persistence():
+    """A baseload plant: levels held for 10 days. The regression mean-reverts; persistence is
+    exact except across a step, so every lead keeps it, and the forecast is the last value."""
+    levels = np.repeat(np.random.default_rng(5).uniform(500, 1000, 30), 24 * 10)
+    y = hourly(levels)
+    frame = backtest(y, LOAD, origins(y, 150, 290, every=7), 24)
+    assert (frame["median"] == frame["persistence"]).all()
+    assert (frame["lower_95"] <= frame["median"]).all()
+    assert (frame["upper_95"] >= frame["median"]).all()
+
+
 def test_temperature_as_exogenous_input_explains_heating_load():
     rng = np.random.default_rng(3)
     hours = np.arange(24 * 240)

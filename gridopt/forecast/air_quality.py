@@ -98,7 +98,7 @@ def _build(y: np.ndarray, times: pd.DatetimeIndex, exog: pd.DataFrame | None, ho
     def back(values: np.ndarray, _t: int) -> np.ndarray:
         return np.maximum(np.expm1(values), 0.0)
 
-    return Design(z=z, columns=columns, back=back, first_origin=24)
+    return Design(z=z, columns=columns, back=back, first_origin=24, naive=zf)
 
 
 AIR_QUALITY = Kind(

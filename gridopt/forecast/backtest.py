@@ -97,8 +97,9 @@ class Scores:
     coverage: dict[int, float]
 
     def skill(self, baseline: str) -> float:
-        """1 - MAE(model) / MAE(baseline): > 0 when the model beats the baseline."""
-        return 1.0 - self.mae["model"] / self.mae[baseline]
+        """1 - MAE(model) / MAE(baseline): > 0 when the model beats the baseline (NaN: the
+        baseline is exact)."""
+        return 1.0 - self.mae["model"] / self.mae[baseline] if self.mae[baseline] else np.nan
 
 
 def score(frame: pd.DataFrame, scale: float, series: str = "") -> Scores:
@@ -115,7 +116,7 @@ def score(frame: pd.DataFrame, scale: float, series: str = "") -> Scores:
                              & (used["actual"] <= used[f"upper_{level}"])))
         for level in LEVELS
     }
-    mase = {m: v / scale for m, v in mae.items()}
+    mase = {m: v / scale if scale else np.nan for m, v in mae.items()}  # constant: no scale
     return Scores(series, len(used), mae, rmse, mase, coverage)
 
 
@@ -123,7 +124,7 @@ def scores_table(rows: Iterable[Scores]) -> str:
     """A fixed-width text table: MAE, RMSE and MASE of model and baselines, skill, coverage."""
     head = (f"{'series':<34}{'n':>6}  {'MAE model':>10}{'persist':>10}{'s-naive':>10}  "
             f"{'RMSE model':>10}{'persist':>10}{'s-naive':>10}  {'MASE model':>10}{'persist':>8}"
-            f"{'s-naive':>8}  {'skill p':>7}{'skill s':>8}  {'cov80':>6}{'cov95':>6}")
+            f"{'s-naive':>8}  {'skill p':>7}{'skill s':>8}  {'cov80':>7}{'cov95':>7}")
     lines = [head]
     for s in rows:
         lines.append(
@@ -133,6 +134,6 @@ def scores_table(rows: Iterable[Scores]) -> str:
             + f"{s.mase['model']:>10.3f}{s.mase['persistence']:>8.3f}"
             + f"{s.mase['seasonal_naive']:>8.3f}  "
             + f"{s.skill('persistence'):>7.1%}{s.skill('seasonal_naive'):>8.1%}  "
-            + f"{s.coverage[80]:>6.1%}{s.coverage[95]:>6.1%}"
+            + f"{s.coverage[80]:>7.1%}{s.coverage[95]:>7.1%}"
         )
     return "\n".join(lines)

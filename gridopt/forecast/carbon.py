@@ -68,7 +68,7 @@ def _build(y: np.ndarray, times: pd.DatetimeIndex, exog: pd.DataFrame | None, ho
     def back(values: np.ndarray, _t: int) -> np.ndarray:
         return np.maximum(values, 0.0)
 
-    return Design(z=y, columns=columns, back=back, first_origin=WEEK_H)
+    return Design(z=y, columns=columns, back=back, first_origin=WEEK_H, naive=zf)
 
 
 CARBON = Kind(

@@ -7,6 +7,10 @@ the target at ``T + h`` on the kind's scale (identity, log, clear-sky index). It
 the origins at the same hour of day as ``T`` (± ``ISSUE_HOUR_SPREAD_H``) over the
 ``history_days`` before ``T``, using only targets observed before ``T``.
 
+Where the kind gives a persistence forecast (the last value), each lead keeps the regression
+only if its leave-one-out mean absolute error on the training rows is below persistence's;
+else the lead forecasts persistence (slowly varying series: a baseload plant, hydro).
+
 Intervals come from the leave-one-out (PRESS) residuals of each lead's fit: the forecast
 distribution is the point forecast plus those residuals, mapped back to the series' units, so
 the bounds follow the residuals' shape (skew, heavy tails) rather than a normal assumption.
@@ -61,7 +65,8 @@ class Design:
     model-scale values at target position ``t`` → units (monotone non-decreasing).
     ``first_origin``: the first origin whose features exist. ``fixed(t)``: for a target
     position whose value needs no regression (PV at night), samples of its value in units;
-    None otherwise (``fixed`` None: never).
+    None otherwise (``fixed`` None: never). ``naive``: the persistence forecast on the model
+    scale, ``naive[p - 1]`` for origin ``p`` (the last value, carried over gaps), or None.
     """
 
     z: np.ndarray
@@ -69,6 +74,7 @@ class Design:
     back: Callable[[np.ndarray, int], np.ndarray]
     first_origin: int
     fixed: Callable[[int], np.ndarray | None] | None = None
+    naive: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -140,7 +146,9 @@ def _summary(samples: np.ndarray) -> np.ndarray:
 
 
 def _lead(design: Design, issue: int, h: int, history_h: int, where: str) -> np.ndarray:
-    """Samples of the forecast distribution at lead ``h`` in units (none: a feature is missing)."""
+    """Samples of the forecast distribution at lead ``h`` in units (none: a feature is missing):
+    the point forecast plus the leave-one-out residuals of the regression, or persistence plus
+    its errors on the training rows when those are smaller (mean absolute)."""
     p = _training_origins(issue, h, design.first_origin, history_h)
     x, b = design.columns(p, h), design.z[p + h]
     keep = np.isfinite(x).all(axis=1) & np.isfinite(b)
@@ -159,7 +167,12 @@ def _lead(design: Design, issue: int, h: int, history_h: int, where: str) -> np.
     with warnings.catch_warnings():  # collinear features (shares summing to 1): pinv copes
         warnings.simplefilter("ignore", SingularMatrixWarning)
         fit = sm.OLS(b, x[:, used]).fit()
-    return design.back((x0[:, used] @ fit.params)[0] + _loo_residuals(fit), issue + h)
+    point, errors = (x0[:, used] @ fit.params)[0], _loo_residuals(fit)
+    if design.naive is not None:
+        naive_errors = b - design.naive[p[keep] - 1]
+        if np.mean(np.abs(naive_errors)) < np.mean(np.abs(errors)):
+            point, errors = design.naive[issue - 1], naive_errors
+    return design.back(point + errors, issue + h)
 
 
 def _training_origins(issue: int, h: int, first: int, history_h: int) -> np.ndarray:

@@ -43,7 +43,7 @@ def _build(y: np.ndarray, times: pd.DatetimeIndex, exog: pd.DataFrame | None, ho
             parts.append(degrees[t])
         return np.hstack(parts)
 
-    return Design(z=y, columns=columns, back=lambda v, _t: v, first_origin=WEEK_H)
+    return Design(z=y, columns=columns, back=lambda v, _t: v, first_origin=WEEK_H, naive=zf)
 
 
 def _degrees(exog: pd.DataFrame | None) -> np.ndarray | None:
