@@ -172,6 +172,23 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_forecast(args: argparse.Namespace) -> int:
+    from gridopt.forecast import forecast_command, forecast_rows
+    from gridopt.store import Store
+
+    store = Store(args.store)
+    with err.status("fitting the forecasts"):
+        run_id = forecast_command(args.model, args.issue_time, args.horizon,
+                                  data_dir=args.data_dir, store=store)
+    ds = store.open(run_id)
+    out.print(ds.attrs["title"], style="bold", markup=False)
+    out.print(_table("forecast series (means over the horizon)", forecast_rows(ds)))
+    if "comment" in ds.attrs:
+        out.print(f"note: {ds.attrs['comment']}", markup=False)
+    out.print(f"stored as run {run_id}")
+    return 0
+
+
 def cmd_app(args: argparse.Namespace) -> int:
     from gridopt.app import serve
 
@@ -280,6 +297,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--standard", choices=["china", "epa"], help="AQI standard (default: the model's; china for Chinese data)")
     p.add_argument("--png", type=Path, help="also write a PNG of the AQI by station over time")
     p.set_defaults(func=cmd_monitor)
+
+    p = sub.add_parser("forecast", help="forecasts with 80 and 95 % intervals, stored as a run")
+    p.add_argument("model", help="model file or shipped model name, or a data file or folder")
+    p.add_argument("--issue-time", required=True, help="first forecast hour (ISO 8601; no offset means UTC)")
+    p.add_argument("--horizon", default="48h", help="hours ahead, e.g. 48h or 2d (default: 48h)")
+    p.set_defaults(func=cmd_forecast)
 
     p = sub.add_parser("app", help="the Dash app over the run store (open http://HOST:PORT)")
     p.add_argument("--store", default=argparse.SUPPRESS, help="run store folder (same as the global --store)")

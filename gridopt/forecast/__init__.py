@@ -46,24 +46,17 @@ Exponential smoothing, theta and STL+ETS take one seasonal period and no exogeno
 direct regression fits 24 leads in 0.03-0.1 s, so backtests refit at every origin.
 
 ``gridopt.forecast.backtest`` runs rolling-origin backtests against persistence and seasonal
-naive; ``gridopt.forecast.command`` is ``gridopt forecast`` (a model or a data file → a
-forecast dataset in the run store).
+naive; ``gridopt.forecast.dataset`` forecasts the series of a dataset (the result's layout is
+described there); ``gridopt.forecast.command`` is ``gridopt forecast`` (a model or a data
+file → a forecast dataset in the run store).
 """
 
 from gridopt.forecast.air_quality import AIR_QUALITY
 from gridopt.forecast.backtest import Scores, backtest, mase_scale, score, scores_table
 from gridopt.forecast.carbon import CARBON
-from gridopt.forecast.command import (
-    KINDS,
-    exog_frame,
-    forecast_command,
-    forecast_dataset,
-    forecast_rows,
-    forecastable,
-    kind_for,
-    parse_horizon,
-)
+from gridopt.forecast.command import forecast_command, forecast_rows, parse_horizon
 from gridopt.forecast.core import COLUMNS, LEVELS, Kind, forecast_series
+from gridopt.forecast.dataset import KINDS, exog_frame, forecast_dataset, forecastable, kind_for
 from gridopt.forecast.load import LOAD
 from gridopt.forecast.pv import PV, pv_kind
 

@@ -29,8 +29,15 @@ from gridopt.errors import DataError
 from gridopt.forecast import features as f
 from gridopt.forecast.core import HOUR, LEVELS, Kind, forecast_series
 
-__all__ = ["Scores", "backtest", "persistence", "seasonal_naive", "mase_scale", "score",
-           "scores_table"]
+__all__ = [
+    "Scores",
+    "backtest",
+    "mase_scale",
+    "persistence",
+    "score",
+    "scores_table",
+    "seasonal_naive",
+]
 
 METHODS = ("model", "persistence", "seasonal_naive")
 

@@ -38,8 +38,8 @@ __all__ = [
     "MAX_HORIZON_H",
     "Design",
     "Kind",
-    "forecast_series",
     "check_issue_time",
+    "forecast_series",
     "parse_issue_time",
 ]
 

@@ -14,14 +14,14 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
-    "filled",
-    "trailing_mean",
-    "same_hour",
-    "window_mean",
-    "cumulative",
     "Calendar",
     "calendar",
+    "cumulative",
     "fill_gaps",
+    "filled",
+    "same_hour",
+    "trailing_mean",
+    "window_mean",
 ]
 
 YEAR_DAYS = 365.2425

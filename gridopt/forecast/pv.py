@@ -32,7 +32,7 @@ import pandas as pd
 from gridopt.forecast import features as f
 from gridopt.forecast.core import Design, Kind
 
-__all__ = ["PV", "pv_kind", "IRRADIANCE_VARIABLES"]
+__all__ = ["IRRADIANCE_VARIABLES", "PV", "pv_kind"]
 
 IRRADIANCE_VARIABLES = ("irradiance_total_w_m2", "irradiance_ghi_w_m2")
 """Irradiance series used when present, first found first."""
