@@ -25,20 +25,9 @@ import pandapower.networks as pn
 import xarray as xr
 
 from gridopt.validate import ac_check
+from registry import profiles
 
 NUMBA = importlib.util.find_spec("numba") is not None
-
-
-def profiles(steps: int) -> tuple[np.ndarray, np.ndarray]:
-    """(load factor, generation factor) per hourly step, deterministic."""
-    hour = np.arange(steps) % 24
-    day = np.arange(steps) // 24
-    season = np.cos(2 * np.pi * (day - 15) / 365)  # +1 mid-January, -1 mid-July
-    daytime = np.sin(np.pi * (hour - 6) / 12).clip(0)
-    evening = (hour >= 17) & (hour <= 21)
-    load = (0.55 + 0.25 * daytime + 0.2 * evening) * (1 + 0.15 * season)
-    sun = daytime * (0.65 - 0.35 * season)
-    return load, sun
 
 
 def case(steps: int) -> tuple[pp.pandapowerNet, xr.Dataset, xr.Dataset]:

@@ -1,4 +1,4 @@
-"""The ``gridopt`` command.
+"""The ``gridopt`` command: carbon- and air-quality-aware dispatch of renewables, batteries and EVs.
 
 Exit codes: 0 ok, 1 other failure explained in one line, 2 bad input, 3 infeasible as posed,
 4 solver failure or time limit. No traceback reaches the user unless ``--debug`` is given.
@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from collections.abc import Callable, Sequence
 
-from rich.console import Console
+from rich.console import Console, Group
 from rich.table import Table
 
 from gridopt import __version__
@@ -81,9 +81,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         out.print(_policy_table(results.attrs, config.grid.currency))
     if not args.no_ac:
         _print_ac(results)
-    out.print(f"status {results.attrs['status']}; stored as run {outcome.run_id}"
+    status = results.attrs["status"] + (f" ({results.attrs['incumbent']})" if "incumbent" in results.attrs else "")
+    out.print(f"status {status}; stored as run {outcome.run_id}"
               + (f" and written to {args.out}" if args.out else ""))
-    return 3 if results.attrs["status"] == "infeasible_as_posed" else 0
+    return _EXIT_OF_STATUS.get(results.attrs["status"], 0)
+
+
+# Exit codes of stored runs: infeasible as posed (slack used) 3; stopped at the solver's limit with a
+# feasible, not proven optimal, solution 4 (the same code as a limit without one, which stores nothing).
+_EXIT_OF_STATUS = {"infeasible_as_posed": 3, "time_limit": 4}
 
 
 _NEXT_PHASE = {"scenario": "optimizing", "optimize": "AC power flow of every step",
@@ -100,15 +106,31 @@ _POLICY_ROWS = [
 ]
 
 
-def _policy_table(attrs: dict, currency: str) -> Table:
-    """The air-quality policy's effect: the run with it against the same run without it."""
+def _policy_table(attrs: dict, currency: str) -> Group:
+    """The air-quality policy's effect: the run with it against the same run without it and the
+    baseline, for the model and each zone (episode hours of the zone), and each zone's hours per
+    AQI category."""
+    zones = [k[len("kpi_zone_"):-len("_episode_hours")] for k in attrs
+             if k.startswith("kpi_zone_") and k.endswith("_episode_hours")]
+    keyed = [(label, key, units) for label, key, units in _POLICY_ROWS]
+    for zone in zones if zones != ["all"] else []:  # the whole-model zone repeats the rows above
+        hours = int(attrs[f"kpi_zone_{zone}_episode_hours"])
+        keyed += [(f"zone {zone} ({hours} h): {label}", f"zone_{zone}_{key}", units)
+                  for label, key, units in _POLICY_ROWS[:3]]
     rows = [{"": label, "with policy": _num(attrs[f"kpi_{key}"]),
              "without policy": _num(attrs[f"kpi_nopolicy_{key}"]),
              "avoided by the policy": _num(attrs[f"kpi_policy_{key}_avoided"]),
+             "baseline": _num(attrs.get(f"kpi_baseline_{key}")),
              "units": units.format(currency=currency)}
-            for label, key, units in _POLICY_ROWS]
+            for label, key, units in keyed]
     hours = int(attrs["kpi_episode_hours"])
-    return _table(f"air-quality policy: {hours} episode hours in the window", rows)
+    tables = [_table(f"air-quality policy: {hours} episode hours in the window", rows)]
+    categories = [{"zone": zone, **{k.split("_aqi_hours_")[1].replace("_", " "): str(int(v))
+                                    for k, v in attrs.items() if k.startswith(f"kpi_zone_{zone}_aqi_hours_")}}
+                  for zone in zones]
+    if categories:
+        tables.append(_table("hours per AQI category (highest station of the zone)", categories))
+    return Group(*tables)
 
 
 def _print_ac(results) -> None:
@@ -189,6 +211,152 @@ def cmd_forecast(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_batch(args: argparse.Namespace) -> int:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from gridopt.batch import batch_exit_code, plan_batch, run_batch
+
+    store = _store(args)
+    tasks = plan_batch(args.models, args.variants, store=store, data_dir=args.data_dir)
+    columns = (TextColumn("batch"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err) as bar:
+        bar_id = bar.add_task("batch", total=len(tasks))
+
+        def progress(result, _done: int, _total: int) -> None:
+            bar.advance(bar_id)
+            note = "done before" if result.skipped else result.status
+            bar.console.print(f"  {result.model}/{result.variant}: {note}", markup=False)
+
+        results = run_batch(tasks, scheduler=args.scheduler, workers=args.workers, progress=progress)
+    rows = [{"model": r.model, "variant": r.variant, "run id": r.run_id,
+             "status": r.status + (" (done before)" if r.skipped else ""),
+             "time s": "-" if r.seconds is None else f"{r.seconds:.1f}",
+             "CO2 avoided t": _num(r.co2_avoided_t), "cost": _num(r.cost)} for r in results]
+    out.print(_table(f"batch of {len(results)} runs in {store.root}", rows))
+    for r in results:
+        if r.message:
+            out.print(f"  {r.model}/{r.variant}: {r.message}", markup=False)
+    failed = sum(r.status == "failed" for r in results)
+    out.print(f"{sum(not r.skipped for r in results) - failed} ran, "
+              f"{sum(r.skipped for r in results)} done before, {failed} failed")
+    return batch_exit_code(results)
+
+
+def cmd_schedule(args: argparse.Namespace) -> int:
+    import logging
+
+    from gridopt.config import resolve_data_dir
+    from gridopt.errors import ConfigError
+    from gridopt.schedule import MISFIRE_GRACE_S, job_log_path, load_schedule, next_runs, run_job, serve
+
+    jobs = load_schedule(args.file)
+    store = _store(args)
+    data_dir = resolve_data_dir(args.data_dir)
+    data_dir = None if data_dir is None else str(data_dir)
+    if args.once is not None:
+        if args.once not in jobs:
+            raise ConfigError(f"{args.file}: --once {args.once!r}: no such job (have: {', '.join(jobs)})")
+        job = jobs[args.once]
+        code = run_job(job.name, job.argv, str(store.root), data_dir)
+        out.print(f"job {job.name}: exit code {code}; log {job_log_path(store, job.name)}")
+        return code
+    nexts = next_runs(jobs)
+    rows = [{"job": j.name, "command": " ".join(["gridopt", *j.argv]), "cron": j.cron,
+             "timezone": j.timezone, "next run (UTC)": f"{nexts[j.name]:%Y-%m-%d %H:%M}"}
+            for j in jobs.values()]
+    out.print(_table(f"jobs in {args.file}", rows))
+    if args.list:
+        return 0
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    out.print(f"scheduler running (store {store.root}; missed runs: coalesced, run if at most "
+              f"{MISFIRE_GRACE_S} s late, else skipped and logged); Ctrl-C or SIGTERM stops it")
+    serve(args.file, store, data_dir)
+    return 0
+
+
+def cmd_dayahead(args: argparse.Namespace) -> int:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from gridopt.config import load_model
+    from gridopt.forecast import parse_horizon
+    from gridopt.horizon import dayahead
+
+    config = load_model(args.model, args.data_dir)
+    horizon = parse_horizon(args.horizon)
+    out.print(f"[bold]{config.name}[/bold]: day-ahead windows {args.start} to {args.end}, "
+              f"{horizon} h look-ahead, {'perfect foresight' if args.perfect else 'forecasts'}, "
+              f"{'rebuilt' if args.rebuild else 'persistent'} LP")
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+               TextColumn("{task.fields[last]}"))
+    with Progress(*columns, console=err) as bar:
+        loading = bar.add_task("loading the scenario", total=None, last="")
+        tasks: dict[str, int] = {}
+
+        def progress(run: str, done: int, total: int, window) -> None:
+            if loading in bar.task_ids:
+                bar.remove_task(loading)
+            if run not in tasks:
+                tasks[run] = bar.add_task(f"{run} windows", total=total, last="")
+            last = f"{window.issue:%Y-%m-%d}: HiGHS {window.seconds['highs']:.2f} s"
+            bar.update(tasks[run], completed=done, last=last)
+
+        outcome = dayahead(config, args.start, args.end, horizon_h=horizon, perfect=args.perfect,
+                           persistent=not args.rebuild, store=_store(args), out=args.out,
+                           progress=progress)
+    attrs = outcome.results.attrs
+    out.print(_dayahead_table(attrs, outcome.perfect is not None, config.grid.currency))
+    out.print(_dayahead_timing(attrs))
+    for line in attrs.get("explanation", "").split("\n")[:10]:
+        if line:
+            out.print(f"  {line}", markup=False)
+    out.print(f"status {attrs['status']}; stored as run {outcome.run_id}"
+              + (f" and written to {args.out}" if args.out else ""))
+    return _EXIT_OF_STATUS.get(attrs["status"], 0)
+
+
+_DAYAHEAD_ROWS = [
+    ("cost", "cost_total", "{currency}"),
+    ("CO2, marginal signal", "co2_marginal_t", "t"),
+    ("CO2, average signal", "co2_average_t", "t"),
+    ("NOx", "nox_t", "t"),
+    ("SO2", "so2_t", "t"),
+    ("PM2.5", "pm25_t", "t"),
+    ("import", "import_mwh", "MWh"),
+    ("EV energy unserved at departure", "ev_unmet_mwh", "MWh"),
+    ("load shed", "load_shed_mwh", "MWh"),
+]
+
+
+def _dayahead_table(attrs: dict, compared: bool, currency: str) -> Table:
+    """Key figures of the stitched run; with forecasts, perfect foresight and the difference."""
+    rows = []
+    for label, key, units in _DAYAHEAD_ROWS:
+        row = {"": label, "run": _num(attrs[f"kpi_{key}"])}
+        if compared:
+            row["perfect foresight"] = _num(attrs[f"kpi_perfect_{key}"])
+            row["forecast error"] = _num(attrs[f"kpi_forecast_error_{key}"])
+        rows.append({**row, "units": units.format(currency=currency)})
+    extra = [("imbalance, more import than planned", "imbalance_import_mwh", "MWh"),
+             ("imbalance, less import than planned", "imbalance_export_mwh", "MWh"),
+             ("EV energy pending at the end", "ev_pending_mwh", "MWh"),
+             ("battery SOC at the end (sum)", "storage_soc_final_mwh", "MWh")]
+    for label, key, units in extra:
+        if f"kpi_{key}" in attrs:
+            rows.append({"": label, "run": _num(attrs[f"kpi_{key}"]),
+                         **({"perfect foresight": "", "forecast error": ""} if compared else {}), "units": units})
+    return _table(f"day-ahead run, {attrs['dayahead_windows']} windows ({attrs['dayahead_foresight']} foresight)", rows)
+
+
+def _dayahead_timing(attrs: dict) -> Table:
+    """Seconds per phase over the windows: sum and median."""
+    import numpy as np
+
+    rows = [{"phase": phase, "sum s": f"{attrs[f'time_dayahead_{phase}_s']:.2f}",
+             "median per window s": f"{float(np.median(attrs[f'window_time_{phase}_s'])):.4f}"}
+            for phase in ("forecast", "build", "handoff", "highs", "extract", "total")]
+    return _table("time per phase (build: building or updating the LP)", rows)
+
+
 def cmd_app(args: argparse.Namespace) -> int:
     from gridopt.app import serve
 
@@ -252,10 +420,11 @@ def cmd_runs_show(args: argparse.Namespace) -> int:
 
 
 def cmd_runs_export(args: argparse.Namespace) -> int:
-    if args.ev_statement:
-        from gridopt.statements import ev_statement
+    if args.ev_statement or args.bus_statement:
+        from gridopt.statements import bus_statement, ev_statement
 
-        frame = ev_statement(_store(args).open(args.run_id), where=f"run {args.run_id}")
+        statement = bus_statement if args.bus_statement else ev_statement
+        frame = statement(_store(args).open(args.run_id), where=f"run {args.run_id}")
         tmp = args.out.with_name(f".{args.out.name}.tmp")
         frame.to_csv(tmp, index=False)
         tmp.replace(args.out)
@@ -298,11 +467,36 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--png", type=Path, help="also write a PNG of the AQI by station over time")
     p.set_defaults(func=cmd_monitor)
 
-    p = sub.add_parser("forecast", help="forecasts with 80 and 95 % intervals, stored as a run")
+    p = sub.add_parser("forecast", help="forecasts with 80 and 95 %% intervals, stored as a run")
     p.add_argument("model", help="model file or shipped model name, or a data file or folder")
     p.add_argument("--issue-time", required=True, help="first forecast hour (ISO 8601; no offset means UTC)")
     p.add_argument("--horizon", default="48h", help="hours ahead, e.g. 48h or 2d (default: 48h)")
     p.set_defaults(func=cmd_forecast)
+
+    p = sub.add_parser("batch", help="many runs (models × variants) on dask; reruns skip what is done")
+    p.add_argument("models", nargs="+", metavar="MODEL", help="model files or shipped model names")
+    p.add_argument("--variants", type=Path, metavar="FILE",
+                   help="TOML of named variants as overrides of model fields (see gridopt.batch)")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="an existing dask scheduler, e.g. tcp://host:8786 (default: a LocalCluster)")
+    p.add_argument("--workers", type=int, default=2, help="LocalCluster worker processes (default 2)")
+    p.set_defaults(func=cmd_batch)
+
+    p = sub.add_parser("schedule", help="run gridopt jobs on cron expressions (APScheduler)")
+    p.add_argument("file", type=Path, help="TOML schedule file of [jobs.<name>] (see gridopt.schedule)")
+    p.add_argument("--once", metavar="JOB", help="run this job now and exit with its exit code")
+    p.add_argument("--list", action="store_true", help="list the jobs and their next run, then exit")
+    p.set_defaults(func=cmd_schedule)
+
+    p = sub.add_parser("dayahead", help="day-ahead rolling horizon: forecast, optimize, commit a day, settle, repeat")
+    p.add_argument("model", help="model file or shipped model name")
+    p.add_argument("--from", dest="start", required=True, help="first day (00:00 UTC), e.g. 2016-06-06")
+    p.add_argument("--to", dest="end", required=True, help="last day, inclusive")
+    p.add_argument("--horizon", default="36h", help="look-ahead of each window, e.g. 36h (default 36h; 24 h are committed)")
+    p.add_argument("--perfect", action="store_true", help="perfect foresight only (no forecasts, no attribution)")
+    p.add_argument("--rebuild", action="store_true", help="rebuild the LP every window instead of updating it")
+    p.add_argument("--out", type=Path, help="also write the stitched results NetCDF here")
+    p.set_defaults(func=cmd_dayahead)
 
     p = sub.add_parser("app", help="the Dash app over the run store (open http://HOST:PORT)")
     p.add_argument("--store", default=argparse.SUPPRESS, help="run store folder (same as the global --store)")
@@ -335,9 +529,12 @@ def _parser() -> argparse.ArgumentParser:
     p = runs.add_parser("export", help="CSV of one variable, or a folder of CSVs of all")
     p.add_argument("run_id")
     p.add_argument("--variable", help="e.g. gen_p_mw (default: every variable, into a folder)")
-    p.add_argument("--ev-statement", action="store_true",
-                   help="per-EV-session energy, cost and CO2 (marginal and average) instead")
-    p.add_argument("--out", required=True, type=Path, help="CSV file (with --variable or --ev-statement) or folder")
+    statements = p.add_mutually_exclusive_group()
+    statements.add_argument("--bus-statement", action="store_true",
+                            help="per-bus energy drawn by load, EVs and storage, cost at the nodal price, CO2 instead")
+    statements.add_argument("--ev-statement", action="store_true",
+                            help="per-EV-session energy, cost and CO2 (marginal and average) instead")
+    p.add_argument("--out", required=True, type=Path, help="CSV file (with --variable or a statement) or folder")
     p.set_defaults(func=cmd_runs_export)
     return parser
 

@@ -213,14 +213,46 @@ class Assets(_Strict):
     ev: EvSection | None = None
 
 
-class AirQualityPolicy(_Strict):
-    """In episode hours (AQI of the stations >= threshold) pollutant damage costs × ``factor``."""
+AqPollutant = Literal["nox", "so2", "pm25"]
+BusRef = Annotated[int, Field(ge=0)] | str  # a pandapower bus index, or a bus name
 
-    mode: Literal["off", "price"] = "off"
+
+class AirQualityZone(_Strict):
+    """Part of the network policed on the AQI of its own stations: the thermal units at its
+    ``buses`` (indices or names); ``cap_kg_per_h`` overrides the policy's per pollutant."""
+
+    stations: Annotated[list[str], Field(min_length=1)]
+    buses: Annotated[list[BusRef], Field(min_length=1)]
+    cap_kg_per_h: dict[AqPollutant, NonNegative] = {}
+
+
+class AirQualityPolicy(_Strict):
+    """In episode hours (AQI of the stations >= threshold) local units' pollutant damage costs
+    × ``factor`` (``price``) or their summed emissions <= ``cap_kg_per_h`` (``cap``). Without
+    ``zones`` the whole model is one zone (``stations``, empty: all); with them, only units at a
+    zone's buses are policed, each on its own stations (see ``gridopt.aq_policy``)."""
+
+    mode: Literal["off", "price", "cap"] = "off"
     standard: Literal["epa", "china"] = "china"
     threshold_aqi: Positive = 200
     factor: Positive = 5.0
     stations: list[str] = []
+    cap_kg_per_h: dict[AqPollutant, NonNegative] = {}
+    zones: dict[str, AirQualityZone] = {}
+
+    @model_validator(mode="after")
+    def _zones_and_caps(self) -> AirQualityPolicy:
+        if self.zones and self.stations:
+            raise ValueError("give stations per zone (zones.<name>.stations) or for the whole model, not both")
+        for name in self.zones:
+            if not name.replace("_", "").isalnum():
+                raise ValueError(f"zone names must be letters, digits and '_' (got {name!r})")
+        if self.mode == "cap":
+            uncapped = [n for n, z in self.zones.items() if not {**self.cap_kg_per_h, **z.cap_kg_per_h}]
+            if uncapped or (not self.zones and not self.cap_kg_per_h):
+                where = f" for zone {uncapped[0]!r}" if uncapped else ""
+                raise ValueError(f"mode 'cap' needs cap_kg_per_h{where} (e.g. {{nox = 5.0}})")
+        return self
 
 
 class Policy(_Strict):
@@ -233,8 +265,13 @@ class Policy(_Strict):
 
 
 class Solver(_Strict):
+    """HiGHS settings. ``highs_options`` are passed to HiGHS as they are (names as in HiGHS's
+    documentation, e.g. ``simplex_strategy = 4``); a run stopped at a limit keeps HiGHS's feasible
+    point, if it has one, with status ``time_limit``."""
+
     time_limit_s: Positive = 600.0
     threads: Annotated[int, Field(ge=1)] | None = None
+    highs_options: dict[str, bool | int | float | str] = {}
 
 
 class ModelConfig(_Strict):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-__all__ = ["kpis", "avoided", "air_quality_kpis", "AVOIDED", "KPI_UNITS", "POLICY_COMPARED"]
+__all__ = ["kpis", "avoided", "air_quality_kpis", "policy_compared", "AVOIDED", "KPI_UNITS", "POLICY_COMPARED"]
 
 KPI_UNITS = {
     "cost_total": "currency",
@@ -89,29 +89,55 @@ POLICY_COMPARED = ("cost_total", "co2_marginal_t", "co2_average_t",
                    "episode_nox_t", "episode_so2_t", "episode_pm25_t")
 """Key figures compared between a run with its air-quality policy and the same run without it."""
 
+LOCAL_POLLUTANTS = ("nox", "so2", "pm25")
+
+
+def policy_compared(figures: dict[str, float]) -> list[str]:
+    """``POLICY_COMPARED`` and each zone's episode-hour emissions (``zone_<name>_episode_<p>_t``)."""
+    ends = tuple(f"_episode_{p}_t" for p in LOCAL_POLLUTANTS)
+    zones = [k for k in figures if k.startswith("zone_") and k.endswith(ends)]
+    return [*POLICY_COMPARED, *zones]
+
 
 def air_quality_kpis(results: xr.Dataset, standard: str) -> dict[str, float]:
-    """Local pollutants in episode hours, hours per AQI category, and AQI-weighted emissions.
+    """Local pollutants in episode hours, hours per AQI category, and AQI-weighted emissions;
+    the same per zone of the policy (``zone_<name>_*``) when the results hold the zones.
 
     Needs ``aq_episode(time)`` and ``aqi_<standard>(time, station)`` in ``results``; the hourly
     AQI is the highest of the stations. ``<pollutant>_aqi_weighted_t`` is Σ_t e_t · AQI_t / 100:
-    a tonne emitted at AQI 200 counts twice, at AQI 50 half.
+    a tonne emitted at AQI 200 counts twice, at AQI 50 half. Per zone (``aq_zone_episode``,
+    ``aq_zone_aqi``, ``aq_zone_emissions_t``): the zone's own units, episode hours and AQI (the
+    highest of its stations).
     """
+    local = results["emissions_t"].sel(source="local")
+    aqi = results[f"aqi_{standard}"].max("station", skipna=True)
+    figures = _episode_figures(local, results["aq_episode"], aqi, standard, "")
+    if "aq_zone_emissions_t" in results:
+        for zone in results["aq_zone"].values.tolist():
+            pick = {"aq_zone": zone}
+            figures.update(_episode_figures(
+                results["aq_zone_emissions_t"].sel(pick), results["aq_zone_episode"].sel(pick),
+                results["aq_zone_aqi"].sel(pick), standard, f"zone_{zone}_"))
+    return figures
+
+
+def _episode_figures(emissions: xr.DataArray, episodes: xr.DataArray, aqi: xr.DataArray,
+                     standard: str, prefix: str) -> dict[str, float]:
+    """Episode hours, episode-hour and AQI-weighted tonnes of ``emissions(time, pollutant)``,
+    hours per AQI category of ``aqi(time)``; keys start with ``prefix``."""
     from gridopt.environment import CHINA_CATEGORIES, EPA_CATEGORIES, aqi_category
 
-    local = results["emissions_t"].sel(source="local")
-    episodes = results["aq_episode"].astype(bool)
-    aqi = results[f"aqi_{standard}"].max("station", skipna=True)
-    figures = {"episode_hours": float(episodes.sum())}
-    for p in ("nox", "so2", "pm25"):
-        series = local.sel(pollutant=p)
-        figures[f"episode_{p}_t"] = float(series.where(episodes, 0.0).sum())
-        figures[f"{p}_aqi_weighted_t"] = float((series * aqi.fillna(0.0) / 100).sum())
+    episodes = episodes.astype(bool)
+    figures = {f"{prefix}episode_hours": float(episodes.sum())}
+    for p in LOCAL_POLLUTANTS:
+        series = emissions.sel(pollutant=p)
+        figures[f"{prefix}episode_{p}_t"] = float(series.where(episodes, 0.0).sum())
+        figures[f"{prefix}{p}_aqi_weighted_t"] = float((series * aqi.fillna(0.0) / 100).sum())
     categories = CHINA_CATEGORIES if standard == "china" else EPA_CATEGORIES
     codes = aqi_category(aqi.values, categories)
     for i, category in enumerate(categories):
         slug = category.name.lower().replace(" ", "_").replace("-", "_")
-        figures[f"aqi_hours_{slug}"] = float((codes == i).sum())
+        figures[f"{prefix}aqi_hours_{slug}"] = float((codes == i).sum())
     return figures
 
 

@@ -19,9 +19,10 @@ from time import perf_counter
 
 import xarray as xr
 
+from gridopt.aq_policy import without_policy, zone_emissions_t
 from gridopt.config import ModelConfig
 from gridopt.errors import ConfigError, GridoptError, SolverError
-from gridopt.kpis import POLICY_COMPARED, air_quality_kpis, avoided, kpis
+from gridopt.kpis import air_quality_kpis, avoided, kpis, policy_compared
 
 __all__ = ["RunOutcome", "run_model"]
 
@@ -80,14 +81,14 @@ def run_model(
             results = timed("ac check", _with_ac_check, scenario, results)
     baseline = timed("baseline", baseline_dispatch, scenario.net, series, scenario.ev_sessions, **opts)
     _raise_if_unsolved(baseline, config, "baseline ")
-    results, baseline = _with_signals(results, series), _with_signals(baseline, series)
+    results, baseline = _with_signals(results, scenario), _with_signals(baseline, scenario)
     figures, base_figures = _figures(results, config), _figures(baseline, config)
     saved = avoided(figures, base_figures)
-    if "aq_weight" in series:
-        unpoliced = timed("no_policy", optimize, scenario.net, series.drop_vars("aq_weight"),
+    if "aq_episode" in series:
+        unpoliced = timed("no_policy", optimize, scenario.net, without_policy(series),
                           scenario.ev_sessions, **opts)
         _raise_if_unsolved(unpoliced, config, "no-policy ")
-        _annotate_policy(results, _figures(_with_signals(unpoliced, series), config), figures)
+        _annotate_policy(results, _figures(_with_signals(unpoliced, scenario), config), figures)
     _annotate(results, config, figures, base_figures, saved, phases)
     save = {"model": config.name, "inputs": _inputs(config), "options": opts, "model_file": config.path}
     run_id = None
@@ -168,13 +169,25 @@ def _with_ac_check(scenario, results: xr.Dataset, ac: xr.Dataset | None = None) 
 
 
 SIGNALS = ("ext_grid_price_per_mwh", "ext_grid_co2_marginal_t_per_mwh", "ext_grid_co2_average_t_per_mwh",
-           "aq_weight", "aq_episode", "aqi_china", "aqi_epa")
+           "aq_weight", "aq_episode", "aq_zone_aqi", "aq_zone_episode", "aq_zone_gen", "aq_cap_kg_per_h",
+           "aqi_china", "aqi_epa")
 """Input series copied into the results, so a stored run explains itself (and the app can plot it)."""
 
 
-def _with_signals(results: xr.Dataset, series: xr.Dataset) -> xr.Dataset:
+def _with_signals(results: xr.Dataset, scenario) -> xr.Dataset:
+    """The results with the SIGNALS, what the per-bus statement needs (``statement_inputs``) and,
+    under an air-quality policy, each zone's emissions (``aq_zone_emissions_t``)."""
+    from gridopt.statements import statement_inputs
+
+    series = scenario.series
     present = [name for name in SIGNALS if name in series]
-    return results.assign({name: series[name] for name in present})
+    out = results.assign({name: series[name] for name in present})
+    out = out.assign(statement_inputs(scenario.net, series).data_vars)
+    if "aq_zone_gen" in series:
+        o = scenario.options.model_dump()
+        out["aq_zone_emissions_t"] = zone_emissions_t(out["gen_p_mw"], series["aq_zone_gen"], o["gens"],
+                                                      o["gen_default"], float(out.attrs["time_step_h"]))
+    return out
 
 
 def _figures(results: xr.Dataset, config: ModelConfig) -> dict[str, float]:
@@ -185,21 +198,25 @@ def _figures(results: xr.Dataset, config: ModelConfig) -> dict[str, float]:
 
 
 def _annotate_policy(results: xr.Dataset, unpoliced: dict[str, float], figures: dict[str, float]) -> None:
-    """What the air-quality policy changed: the run without it minus the run with it."""
-    for key in POLICY_COMPARED:
+    """What the air-quality policy changed: the run without it minus the run with it (cost, CO2,
+    episode-hour emissions of the model and of each zone; ``kpi_baseline_*`` has the baseline's)."""
+    for key in policy_compared(figures):
         results.attrs[f"kpi_nopolicy_{key}"] = unpoliced[key]
         results.attrs[f"kpi_policy_{key}_avoided"] = unpoliced[key] - figures[key]
 
 
 def _raise_if_unsolved(results: xr.Dataset, config: ModelConfig, what: str = "") -> None:
-    """SolverError when HiGHS stopped at its time limit or failed; the message says which."""
+    """SolverError when HiGHS stopped at its time limit without a feasible point, or failed; the
+    message says which. A run stopped at the limit with a feasible point goes on (``incumbent``)."""
     status = results.attrs.get("status")
     detail = results.attrs.get("explanation", "")
-    if status == "time_limit":
+    if status == "time_limit" and "incumbent" not in results.attrs:
+        limit = (f"time limit of {config.solver.time_limit_s:g} s", "time_limit_s")
+        if "IterationLimit" in detail:
+            limit = ("iteration limit", "highs_options")
         raise SolverError(
-            f"{config.path}: {what}dispatch stopped at the solver time limit of "
-            f"{config.solver.time_limit_s:g} s without a usable solution (raise [solver] "
-            f"time_limit_s; {detail})"
+            f"{config.path}: {what}dispatch stopped at the solver {limit[0]} without a usable "
+            f"solution (raise [solver] {limit[1]}; {detail})"
         )
     if status == "error":
         raise SolverError(f"{config.path}: {what}dispatch: the solver failed ({detail})")

@@ -59,7 +59,7 @@ def build_scenario(config: ModelConfig, progress: Callable[[str], None] | None =
     series = _with_static_defaults(series, net, times)
     series["ext_grid_price_per_mwh"] = _tariff(config, times)
     net, series, options = _add_assets(config, net, series)
-    series = _with_aq_policy(config, series)
+    series = _with_aq_policy(config, net, series)
     _check_signals(config, series)
     _check_values(config, series)
     sessions = _sessions_for_model(config, sessions)
@@ -223,6 +223,7 @@ def _options(config: ModelConfig, storage: dict, thermal: dict):
               for i, g in thermal.items()},
         time_limit_s=config.solver.time_limit_s,
         threads=config.solver.threads,
+        highs_options=config.solver.highs_options,
         **damage,
     )
 
@@ -253,15 +254,15 @@ def _ev_formulation(config: ModelConfig, sessions: xr.Dataset | None) -> str:
     return {"sessions": "session", "aggregate": "aggregate"}[chosen]
 
 
-def _with_aq_policy(config: ModelConfig, series: xr.Dataset) -> xr.Dataset:
-    """Episode hours and the pollutant-cost weight of the air-quality policy (when it is on)."""
-    from gridopt.aq_policy import aq_weight, episode_hours
+def _with_aq_policy(config: ModelConfig, net, series: xr.Dataset) -> xr.Dataset:
+    """Episode hours by zone and the weights or caps of the air-quality policy (when it is on);
+    ``net`` already holds the model's thermal units (``gridopt.aq_policy``)."""
+    from gridopt.aq_policy import policy_series
 
     policy = config.policy.air_quality
     if policy.mode == "off":
         return series
-    episodes = episode_hours(series, policy, where=str(config.path))
-    return series.assign(aq_episode=episodes, aq_weight=aq_weight(episodes, policy))
+    return series.merge(policy_series(policy, net, series, where=str(config.path)))
 
 
 def _check_signals(config: ModelConfig, series: xr.Dataset) -> None:

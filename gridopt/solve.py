@@ -24,7 +24,7 @@ import pandas as pd
 import xarray as xr
 
 import gridopt
-from gridopt.dispatch.emissions import POLLUTANTS, SOURCES, emissions_t, grid_co2_t
+from gridopt.dispatch.emissions import POLLUTANTS, SOURCES, aq_cap_lines, emissions_t, grid_co2_t
 from gridopt.dispatch.inputs import DispatchData, EvSessions
 from gridopt.dispatch.lp import LinearProgram, assemble, from_pyomo
 from gridopt.dispatch.model import pyomo_model
@@ -32,7 +32,8 @@ from gridopt.dispatch.objective import TERMS, constant_terms, cost_terms
 from gridopt.dispatch.parts import DispatchProblem
 from gridopt.errors import ConfigError, SolverError
 
-__all__ = ["Status", "TERMINATION", "status_of", "hand_off", "solve", "explain", "MAX_EXPLANATION_LINES"]
+__all__ = ["Status", "TERMINATION", "status_of", "hand_off", "solve", "run_highs", "extract", "results_dataset",
+           "explain", "MAX_EXPLANATION_LINES"]
 
 MAX_EXPLANATION_LINES = 50
 
@@ -42,7 +43,7 @@ class Status(enum.StrEnum):
 
     OPTIMAL = "optimal"
     INFEASIBLE_AS_POSED = "infeasible_as_posed"  # solved, but only by using slack
-    TIME_LIMIT = "time_limit"
+    TIME_LIMIT = "time_limit"  # stopped at a limit (time or iterations): see attrs["incumbent"]
     ERROR = "error"
 
 
@@ -52,7 +53,7 @@ TERMINATION: dict[str, Status] = {
     "kOptimal": Status.OPTIMAL,
     "kModelEmpty": Status.OPTIMAL,
     "kTimeLimit": Status.TIME_LIMIT,
-    "kIterationLimit": Status.ERROR,
+    "kIterationLimit": Status.TIME_LIMIT,  # a limit the user set through highs_options
     "kInfeasible": Status.ERROR,  # cannot happen with the slacks: a modelling error
     "kUnbounded": Status.ERROR,
     "kUnboundedOrInfeasible": Status.ERROR,
@@ -64,8 +65,8 @@ TERMINATION: dict[str, Status] = {
     "optimal": Status.OPTIMAL,
     "convergenceCriteriaSatisfied": Status.OPTIMAL,
     "maxTimeLimit": Status.TIME_LIMIT,
-    "maxIterations": Status.ERROR,
-    "iterationLimit": Status.ERROR,
+    "maxIterations": Status.TIME_LIMIT,
+    "iterationLimit": Status.TIME_LIMIT,
     "infeasible": Status.ERROR,
     "provenInfeasible": Status.ERROR,
     "unbounded": Status.ERROR,
@@ -147,12 +148,42 @@ def solve(problem: DispatchProblem) -> xr.Dataset:
     problem.timings["time_solve_s"] = highs.getRunTime() - before
     raw = highs.getModelStatus().name
     status = status_of(raw)
+    if status is Status.TIME_LIMIT and _has_feasible_point(highs):
+        return _timed_extract(problem, incumbent=raw)
     if status is not Status.OPTIMAL:
         return _unsolved(problem, status, raw)
+    return _timed_extract(problem)
+
+
+def _has_feasible_point(highs) -> bool:
+    """Whether HiGHS holds a primal feasible (not necessarily optimal) solution."""
+    feasible = int(highspy.SolutionStatus.kSolutionStatusFeasible)
+    return int(highs.getInfo().primal_solution_status) == feasible
+
+
+def _timed_extract(problem: DispatchProblem, incumbent: str | None = None) -> xr.Dataset:
     start = perf_counter()
-    results = extract(problem)
+    results = extract(problem) if incumbent is None else _incumbent(problem, incumbent)
     problem.timings["time_extract_s"] = perf_counter() - start
     results.attrs.update({k: float(v) for k, v in problem.timings.items()})
+    return results
+
+
+def _incumbent(problem: DispatchProblem, raw: str) -> xr.Dataset:
+    """The results of the feasible point HiGHS held when it stopped at a limit (``raw``).
+
+    Its status stays ``time_limit`` and ``attrs["incumbent"]`` says it is feasible but not proven
+    optimal. Nodal prices are dropped: duals of a non-optimal basis are not prices.
+    """
+    results = extract(problem).drop_vars("bus_price_per_mwh")
+    slack_lines = results.attrs["explanation"]
+    results.attrs["status"] = str(Status.TIME_LIMIT)
+    results.attrs["incumbent"] = "feasible, not proven optimal"
+    results.attrs["explanation"] = "\n".join(filter(None, [
+        f"HiGHS stopped at its limit ({raw}) with a feasible solution that is not proven optimal "
+        f"(objective {results.attrs['objective']:.6g}); nodal prices are not reported",
+        slack_lines,
+    ]))
     return results
 
 
@@ -204,17 +235,38 @@ def _unsolved(problem: DispatchProblem, status: Status, raw: str) -> xr.Dataset:
 
 
 def _run_attrs(problem: DispatchProblem, status: Status) -> dict:
-    data = problem.data
+    return _data_attrs(problem.data, f"highs {problem.highs.version()}", status)
+
+
+def _data_attrs(data: DispatchData, solver: str, status: Status) -> dict:
     formulation = data.formulation
     if formulation == "dc":
         formulation = f"dc ({data.options.dc_flow})"
     return {
         "status": str(status),
-        "solver": f"highs {problem.highs.version()}",
+        "solver": solver,
         "network_formulation": formulation,
         "gridopt_version": gridopt.__version__,
         "time_step_h": data.dt_h,
     }
+
+
+def run_highs(problem: DispatchProblem) -> str:
+    """Run HiGHS on a handed-off problem, as ``solve`` does, without extracting results; returns
+    the raw model status (``status_of`` maps it) and times the run as ``time_solve_s``. For
+    callers that read only part of the solution (``gridopt.horizon``)."""
+    highs = problem.highs
+    options = problem.data.options
+    _set_options(highs, options)
+    before = highs.getRunTime()
+    if options.lazy_slacks:
+        _run_with_slacks_held(problem)
+        if options.time_limit_s is not None:  # one limit for both runs
+            left = options.time_limit_s - (highs.getRunTime() - before)
+            highs.setOptionValue("time_limit", max(left, 1e-3))
+    highs.run()
+    problem.timings["time_solve_s"] = highs.getRunTime() - before
+    return highs.getModelStatus().name
 
 
 # ---------------------------------------------------------------- extraction
@@ -227,11 +279,21 @@ def extract(problem: DispatchProblem) -> xr.Dataset:
     x = np.asarray(solution.col_value)
     duals = np.asarray(solution.row_dual)
     values = {name: block.values(x) for name, block in problem.columns.items()}
-    ds = _decisions(data, values)
-    net = data.network
     balance = problem.rows["balance"]
     nodal = duals[balance.start : balance.start + balance.size].reshape(balance.shape) / data.dt_h
-    ds["bus_price_per_mwh"] = (("time", "bus"), nodal[:, net.node_of_bus])
+    ds = results_dataset(data, values, nodal, f"highs {problem.highs.version()}")
+    ds.attrs["objective"] = float(problem.highs.getInfo().objective_function_value)
+    return ds
+
+
+def results_dataset(
+    data: DispatchData, values: dict[str, np.ndarray], nodal_price_per_mwh: np.ndarray, solver: str
+) -> xr.Dataset:
+    """The results dataset of decisions ``values`` (column block name → array of its shape) and
+    nodal prices (time × node, currency/MWh): decisions, prices, emissions, CF attrs, status
+    (infeasible_as_posed when a slack is in use), explanation and cost breakdown; no objective."""
+    ds = _decisions(data, values)
+    ds["bus_price_per_mwh"] = (("time", "bus"), nodal_price_per_mwh[:, data.network.node_of_bus])
     ds.update(_emissions(data, values))
     ds = ds.assign_coords(pollutant=list(POLLUTANTS), source=list(SOURCES))
     for name, attrs in VARIABLE_ATTRS.items():
@@ -239,8 +301,7 @@ def extract(problem: DispatchProblem) -> xr.Dataset:
             ds[name].attrs.update(attrs)
     lines = explain(data, values)
     status = Status.INFEASIBLE_AS_POSED if lines else Status.OPTIMAL
-    ds.attrs.update(_run_attrs(problem, status))
-    ds.attrs["objective"] = float(problem.highs.getInfo().objective_function_value)
+    ds.attrs.update(_data_attrs(data, solver, status))
     ds.attrs["explanation"] = "\n".join(lines)
     ds.attrs.update(_cost_breakdown(data, values))
     ds.attrs["title"] = "gridopt dispatch results"
@@ -348,6 +409,7 @@ def explain(data: DispatchData, v: dict[str, np.ndarray]) -> list[str]:
         found.append((over[t, k], f"{label} over its rating by {over[t, k]:.3f} {unit} at {_when(data.time[t])}"))
     if data.formulation == "lindistflow":
         found += _voltage_lines(data, v, tol)
+    found += aq_cap_lines(data, v)
     found.sort(key=lambda item: -item[0])
     lines = [text for _, text in found]
     if len(lines) > MAX_EXPLANATION_LINES:

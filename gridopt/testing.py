@@ -25,7 +25,8 @@ The mapping, per gridopt element (nodes are PyPSA buses ``n<k>``; every price is
 PyPSA's objective equals gridopt's minus ``sum(constant_terms(data).values())``, provided gridopt
 uses none of its elastic slacks (load shedding, unmet EV energy, thermal or voltage violation):
 the twin has hard limits instead. Not mirrored (``ConfigError``): LinDistFlow, EV sessions,
-a CO2 cap, degradation costs, a minimum SOC.
+a CO2 cap, air-quality caps, degradation costs, a minimum SOC. Air-quality weights
+(``aq_weight``, per step and unit) are mirrored in the units' marginal costs.
 """
 
 from __future__ import annotations
@@ -78,6 +79,7 @@ def _check_mirrored(data: DispatchData) -> None:
         "network must be 'dc'": data.formulation != "dc",
         "ev_formulation must be 'aggregate'": data.ev is not None and not isinstance(data.ev, EvAggregates),
         "co2_cap_t must be None": o.co2_cap_t is not None,
+        "the air-quality policy must not cap emissions": data.aq_cap is not None,
         "storage degradation_cost_per_mwh must be 0": bool((data.storage.degradation_cost_per_mwh > 0).any()),
         "storage soc_min_mwh must be 0": bool((data.storage.soc_min_mwh > 0).any()),
     }
@@ -114,7 +116,7 @@ def _add_gens(n, data: DispatchData) -> None:
     cost = (
         gen.marginal_cost_per_mwh[None, :]
         + o.carbon_price_per_t * ef[:, 0][None, :]
-        + data.aq_weight[:, None] * (ef @ damage)[None, :]
+        + data.aq_weight * (ef @ damage)[None, :]
     )
     p_nom = np.maximum(gen.p_max_mw, 0.0)
     per_h = np.array([gen.ramp_up_mw_per_h, gen.ramp_down_mw_per_h])  # inf: no limit

@@ -73,3 +73,15 @@ def test_beijing_policy_cuts_local_pollution_in_episode_hours(shared_data):
     weight = outcome.results["aq_weight"].values
     assert set(np.unique(weight)) <= {1.0, 10.0}
     assert (weight == 10.0).sum() == attrs["kpi_episode_hours"]
+
+
+def test_gridopt_run_beijing_prints_the_policy_table(shared_data, tmp_path, capsys):
+    from gridopt.cli import main
+
+    code = main(["--data-dir", str(shared_data), "--store", str(tmp_path), "run", "beijing",
+                 "--start", "2016-12-16T00:00:00+08:00", "--hours", "24", "--no-ac"])
+    printed = capsys.readouterr().out
+    assert code == 0
+    assert "air-quality policy: 5 episode hours in the window" in printed
+    assert "NOx in episode hours" in printed and "without policy" in printed and "baseline" in printed
+    assert "hours per AQI category" in printed

@@ -118,3 +118,23 @@ def test_shipped_data_models_run_a_day(model, shared_data, tmp_path):
     record = Store(tmp_path).list()[0]
     assert record.model == model and record.status == "optimal"
     assert record.kpis["ev_energy_served_mwh"] > 0
+
+
+def test_every_command_prints_its_help(capsys):
+    """argparse formats each help text only when asked: a stray '%' in one fails here, not in use."""
+    top = _parser_commands()
+    assert {"run", "dayahead", "batch", "schedule", "forecast", "runs", "app"} <= set(top)
+    for command in [[], *([name] for name in top)]:
+        with pytest.raises(SystemExit) as info:
+            main([*command, "--help"])
+        assert info.value.code == 0
+        assert "usage: gridopt" in capsys.readouterr().out
+
+
+def _parser_commands() -> list[str]:
+    import argparse
+
+    from gridopt.cli import _parser
+
+    (sub,) = [a for a in _parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    return list(sub.choices)

@@ -114,3 +114,75 @@ def _kill_at_their_phases(optimizing, progress, storing, store: Store) -> None:
             if proc.returncode is not None and proc.returncode != -signal.SIGKILL:
                 pytest.fail(f"the run meant to be killed while it {phase}s ended first "
                             f"(exit {proc.returncode})")
+
+
+BATCH_VARIANTS = """
+[common]
+time.hours = 24
+[variants.p0]
+policy.carbon_price_per_t = 0
+[variants.p50]
+policy.carbon_price_per_t = 50
+[variants.p100]
+policy.carbon_price_per_t = 100
+"""
+
+
+def start_batch(store: Path, variants: Path, cwd: Path) -> subprocess.Popen:
+    """``gridopt batch`` on its own LocalCluster, in a new session (its group is its workers)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GRIDOPT_")}
+    return subprocess.Popen(
+        [sys.executable, "-m", "gridopt.cli", "--store", str(store), "batch", "default",
+         "--variants", str(variants)],
+        cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True,
+    )
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@pytest.mark.slow
+def test_a_killed_batch_leaves_a_readable_store_and_a_rerun_completes_it(tmp_path):
+    store = Store(tmp_path / "store")
+    variants = tmp_path / "variants.toml"
+    variants.write_text(BATCH_VARIANTS)
+    batch = start_batch(store.root, variants, tmp_path)
+    deadline = time.monotonic() + DEADLINE_S
+    try:
+        while not store.list():  # SIGKILL the batch as soon as its first run lands
+            assert batch.poll() is None, f"the batch ended first: {batch.communicate()}"
+            assert time.monotonic() < deadline, "the batch took too long"
+            time.sleep(0.05)
+    finally:
+        kill(batch)
+    assert batch.returncode == -signal.SIGKILL
+    # The LocalCluster's worker processes notice their parent is gone and exit: nothing goes on
+    # writing into the store behind our back.
+    deadline = time.monotonic() + 30
+    while _group_alive(batch.pid):
+        assert time.monotonic() < deadline, "worker processes outlived the killed batch"
+        time.sleep(0.1)
+
+    landed = store.list()
+    assert 1 <= len(landed) < 3
+    for record in landed:  # every listed run is complete and opens
+        assert record.status == "optimal" and store.open(record.run_id).sizes["time"] == 24
+
+    rerun = start_batch(store.root, variants, tmp_path)
+    out, err = rerun.communicate(timeout=DEADLINE_S)
+    assert rerun.returncode == 0, err
+    assert f"{3 - len(landed)} ran, {len(landed)} done before, 0 failed" in out
+    records = store.list()
+    assert sorted(r.run_id.split(".")[1] for r in records) == ["p0", "p100", "p50"]
+    assert {r.run_id for r in landed} <= {r.run_id for r in records}
+    for record in records:
+        assert store.open(record.run_id).attrs["status"] == "optimal"
+    store.repair(older_than=timedelta(0))  # whatever the kill left under .tmp-* goes
+    assert not list(store.runs_dir.glob(".tmp-*"))
+    assert {r.run_id for r in store.list()} == {r.run_id for r in records}

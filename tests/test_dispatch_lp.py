@@ -4,7 +4,8 @@
 The problems below use every constraint family of the formulation: DC flow with cycles and with
 angles, LinDistFlow with transformer taps, shunts and two substations, thermal limits, ramps,
 storage with standing loss (cyclic and with a terminal value), EV sessions with V2G and EV
-envelopes, a CO2 cap; equality, ranged and one-sided rows.
+envelopes, a CO2 cap, air-quality caps by zone with per-unit pollutant weights; equality, ranged
+and one-sided rows.
 """
 
 from __future__ import annotations
@@ -81,7 +82,27 @@ def case33_open_upper_limits():
     return net, ds, make_options(vm_max_pu=float("inf")), None
 
 
-CASES = [triangle_sessions, triangle_envelopes, oberrhein, case33_open_upper_limits]
+def triangle_aq_caps():
+    # a second unit at bus 2; zone "z" holds unit 0 only: NOx and PM2.5 capped in hours 1-3 (PM2.5
+    # only in hour 2), unit 0's pollution weighted 3× in those hours, unit 1 never
+    net, ds = triangle(HOURS)
+    pp.create_gen(net, 2, p_mw=0, min_p_mw=5, max_p_mw=40)
+    cap = np.full((HOURS, 1, 4), np.nan)
+    cap[1:4, 0, 1] = 900.0
+    cap[2, 0, 3] = 30.0
+    weight = np.ones((HOURS, 2))
+    weight[1:4, 0] = 3.0
+    ds = ds.assign(
+        aq_cap_kg_per_h=(("time", "aq_zone", "pollutant"), cap),
+        aq_zone_gen=(("aq_zone", "gen"), np.array([[True, False]])),
+        aq_weight=(("time", "gen"), weight),
+    ).assign_coords(aq_zone=["z"], pollutant=["co2", "nox", "so2", "pm25"], gen=[0, 1])
+    dirty = GenParams(nox_t_per_mwh=0.02, pm25_t_per_mwh=0.001)
+    options = make_options(network="dc", gens={0: dirty, 1: dirty}, nox_damage_cost_per_t=1000.0)
+    return net, ds, options, None
+
+
+CASES = [triangle_sessions, triangle_envelopes, oberrhein, case33_open_upper_limits, triangle_aq_caps]
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.__name__)
@@ -105,7 +126,7 @@ def test_the_cases_cover_every_constraint_family():
     assert used == {
         "balance", "balance_q", "flow.kvl", "flow.limit", "flow.voltage_drop", "flow.voltage_limit",
         "gen.ramp", "storage.energy_first", "storage.energy", "storage.terminal", "ev.energy",
-        "ev.v2g_first", "ev.v2g_energy", "ev.energy_first", "ev.latest", "co2.cap",
+        "ev.v2g_first", "ev.v2g_energy", "ev.energy_first", "ev.latest", "co2.cap", "aq_cap.cap",
     }
 
 
@@ -118,7 +139,7 @@ def test_the_case_uses_each_kind_of_row():
     assert equal.any() and ranged.any() and one_sided.any()
 
 
-@pytest.mark.parametrize("case", [triangle_sessions, oberrhein], ids=lambda c: c.__name__)
+@pytest.mark.parametrize("case", [triangle_sessions, oberrhein, triangle_aq_caps], ids=lambda c: c.__name__)
 def test_both_hand_offs_solve_to_the_same_dispatch(case):
     net, ds, options, ev = case()
     results = []

@@ -27,6 +27,7 @@ import xarray as xr
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from gridopt.dispatch.air_quality import AqCaps, read_aq_caps, read_aq_weight
 from gridopt.errors import DataError, NetworkError
 from gridopt.options import DispatchOptions, GenParams, StorageParams
 
@@ -41,6 +42,7 @@ __all__ = [
     "EvSessions",
     "EvAggregates",
     "prepare",
+    "ev_envelope",
 ]
 
 POLLUTANTS = ("co2", "nox", "so2", "pm25")
@@ -185,8 +187,9 @@ class DispatchData:
     price_per_mwh: np.ndarray  # (T,) ext_grid energy price
     co2_marginal_t_per_mwh: np.ndarray  # (T,)
     co2_average_t_per_mwh: np.ndarray  # (T,)
-    aq_weight: np.ndarray  # (T,)
+    aq_weight: np.ndarray  # (T, G) on the units' pollutant damage costs
     options: DispatchOptions
+    aq_cap: AqCaps | None = None  # air-quality caps by zone (gridopt.dispatch.air_quality)
 
     @property
     def n_time(self) -> int:
@@ -216,6 +219,7 @@ def prepare(
             ev = _per_session(sessions, len(time))
         else:
             ev = _aggregate(sessions, len(time), dt_h)
+    gen = _gens(net, node_of, options)
     return DispatchData(
         time=time,
         dt_h=dt_h,
@@ -223,7 +227,7 @@ def prepare(
         formulation=formulation,
         load_p_mw=load_p,
         load_q_mvar=load_q,
-        gen=_gens(net, node_of, options),
+        gen=gen,
         sgen=_sgens(net, series, node_of, len(time)),
         ext_grid=_ext_grids(net, node_of, options),
         storage=_storages(net, node_of, options, dt_h),
@@ -231,8 +235,9 @@ def prepare(
         price_per_mwh=_ext_grid_price(net, series, len(time)),
         co2_marginal_t_per_mwh=_signal(series, "ext_grid_co2_marginal_t_per_mwh", 0.0, len(time)),
         co2_average_t_per_mwh=_signal(series, "ext_grid_co2_average_t_per_mwh", 0.0, len(time)),
-        aq_weight=_signal(series, "aq_weight", 1.0, len(time)),
+        aq_weight=read_aq_weight(series, gen.index),
         options=options,
+        aq_cap=read_aq_caps(series, gen.index, POLLUTANTS),
     )
 
 
@@ -786,6 +791,13 @@ def _ev_sessions(ds: xr.Dataset, node_of: dict, time: pd.DatetimeIndex, dt_h: fl
         plugged=np.clip(overlap, 0, None) / step_ns,
         last=np.where(count > 0, last, -1),
     )
+
+
+def ev_envelope(ev_sessions: xr.Dataset, network: Network, time: pd.DatetimeIndex, dt_h: float) -> EvAggregates:
+    """The per-node envelope of ``ev_sessions`` over ``time``: what ``prepare`` makes with
+    ``ev_formulation="aggregate"``, without the rest (a rolling horizon's EV update)."""
+    node_of = dict(zip(network.bus.tolist(), network.node_of_bus.tolist()))
+    return _aggregate(_ev_sessions(ev_sessions, node_of, time, dt_h), len(time), dt_h)
 
 
 def _check_sessions(ids, bus, arrival, departure, energy, p_max, node_of) -> None:

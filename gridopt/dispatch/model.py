@@ -24,7 +24,7 @@ import pyomo.environ as pyo
 import xarray as xr
 from pyomo.common.gc_manager import PauseGC
 
-from gridopt.dispatch.emissions import define_co2_cap
+from gridopt.dispatch.emissions import define_aq_cap, define_co2_cap
 from gridopt.dispatch.ev import define_ev
 from gridopt.dispatch.generation import define_ext_grid, define_gen, define_sgen
 from gridopt.dispatch.inputs import DispatchData, EvSessions, prepare
@@ -95,6 +95,8 @@ def _define(data: DispatchData, pyomo: bool) -> tuple[pyo.ConcreteModel, Parts]:
         define_balance(m, parts)
         if data.options.co2_cap_t is not None:
             define_co2_cap(m, parts)
+        if data.aq_cap is not None:
+            define_aq_cap(m, parts)
         register_costs(parts)
         if pyomo:
             define_objective(m, parts)

@@ -4,11 +4,12 @@ Minimise, over the horizon (each coefficient is per MW of the variable per step,
 
     energy       Σ marginal_cost_g p_g dt + Σ price_t import_t dt
     carbon       carbon_price × (Σ ef_co2,g p_g dt + Σ intensity_t import_t dt)
-    pollution    Σ_pollutant damage_cost × aq_weight_t × Σ ef_pollutant,g p_g dt
+    pollution    Σ_pollutant damage_cost × Σ_g aq_weight_t,g ef_pollutant,g p_g dt
     curtailment  curtailment_cost × Σ (availability − p_sgen) dt
     degradation  degradation_cost × Σ (charge + discharge) dt
     terminal     − terminal_value × SOC at the end (non-cyclic batteries)
-    slack        penalties × (load shed, unmet EV energy, MW over ratings, pu² outside voltage limits)
+    slack        penalties × (load shed, unmet EV energy, MW over ratings, pu² outside voltage limits,
+                 kg over air-quality caps)
 
 ``cost_terms`` gives each term's coefficients per column block, so a solved run reports the
 same breakdown (``gridopt.solve`` puts ``cost_<term>`` in the results' attrs).
@@ -19,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 import pyomo.environ as pyo
 
+from gridopt.dispatch.emissions import aq_cap_rows
 from gridopt.dispatch.inputs import DispatchData, EvAggregates
 from gridopt.dispatch.parts import Parts
 
@@ -41,7 +43,7 @@ def cost_terms(data: DispatchData) -> dict[str, dict[str, np.ndarray]]:
         "gen.p": {
             "energy": data.gen.marginal_cost_per_mwh[None, :] * dt,
             "carbon": o.carbon_price_per_t * ef[:, 0][None, :] * dt,
-            "pollution": data.aq_weight[:, None] * (ef @ damage_per_t)[None, :] * dt,
+            "pollution": data.aq_weight * (ef @ damage_per_t)[None, :] * dt,
         },
         "ext_grid.p": {
             "energy": data.price_per_mwh[:, None] * dt,
@@ -58,6 +60,8 @@ def cost_terms(data: DispatchData) -> dict[str, dict[str, np.ndarray]]:
         "flow.v_hi": {"slack": np.array(o.voltage_violation_penalty_per_pu_h * dt)},
         "flow.v_lo": {"slack": np.array(o.voltage_violation_penalty_per_pu_h * dt)},
     }
+    if data.aq_cap is not None:
+        terms["aq_cap.excess"] = {"slack": aq_cap_rows(data).penalty_per_kg * dt}
     return terms
 
 

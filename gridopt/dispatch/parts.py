@@ -188,7 +188,7 @@ class DispatchProblem:
     """A built dispatch problem: the data, the registry and, after the hand-off, HiGHS.
 
     Once handed off, the HiGHS model is the live problem: a rolling horizon or the baseline
-    changes its bounds and costs through ``set_col_bounds``/``set_row_bounds`` instead of
+    changes its bounds and costs through ``set_col_bounds``/``set_row_bounds``/``set_col_costs`` instead of
     rebuilding. ``columns``/``rows`` map every block to its LP columns and rows. ``model`` is
     the Pyomo model once ``gridopt.dispatch.pyomo_model(problem)`` has built it.
     """
@@ -210,6 +210,13 @@ class DispatchProblem:
         block.ub = np.broadcast_to(np.asarray(ub, float), block.shape).ravel().copy()
         idx = np.arange(block.start, block.start + block.size, dtype=np.int32)
         self.highs.changeColsBounds(len(idx), idx, block.lb, block.ub)
+
+    def set_col_costs(self, name: str, cost: np.ndarray) -> None:
+        """Change the objective coefficients of column block ``name`` (array of its shape) in HiGHS."""
+        block = self.columns[name]
+        block.cost = np.broadcast_to(np.asarray(cost, float), block.shape).ravel().copy()
+        idx = np.arange(block.start, block.start + block.size, dtype=np.int32)
+        self.highs.changeColsCost(len(idx), idx, block.cost)
 
     def set_row_bounds(self, name: str, lower: np.ndarray, upper: np.ndarray) -> None:
         """Change the bounds of row block ``name`` (arrays of its shape) in HiGHS."""

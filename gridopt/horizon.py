@@ -1,0 +1,660 @@
+"""Day-ahead rolling horizon: each day, forecast, optimize the next hours, commit a day, settle it.
+
+One window per day, issued at 00:00 UTC of each day from ``start`` to ``end`` (inclusive):
+
+- **Window**: the issue time and the ``horizon_h`` hours after it (cut at the end of the series).
+- **Inputs**: ``foresight="perfect"`` reads the actual series. ``"forecast"`` forecasts load (P and
+  Q), renewable availability and grid CO2 intensity with :mod:`gridopt.forecast`, fitted on the
+  ``FORECAST_HISTORY_DAYS`` before the issue time only (nothing at or after it is passed to the
+  forecaster); the price tariff and the air-quality weight are schedules known in advance.
+- **Commit**: the first ``commit_h`` hours of the plan.
+- **Settlement** against the actual series: thermal units, batteries, EV charging and load shedding
+  keep their committed values; renewables produce their actual availability, capped at the planned
+  output where the plan curtailed; the first external grid absorbs the difference
+  (``imbalance_mw``, positive: more import than planned).
+- **State** carried into the next window: battery SOC at the end of the commit, thermal output
+  (ramp limits hold across the boundary), and each EV session's energy delivered so far.
+
+EV charging uses the per-bus envelope (``ev_formulation="aggregate"``, :mod:`gridopt.dispatch.ev`)
+over the buses of all the run's sessions, so every window of one length is the same LP. A window
+plans the sessions plugged in during it, with their remaining energy; the committed per-bus
+charging is split among the plugged sessions earliest departure first, and what a session still
+lacks when it leaves is unserved (``ev_unmet_mwh``). Sessions still plugged in at the end are
+reported as pending. V2G and a CO2 cap (a budget for the whole period) are refused.
+
+**Persistent** (default): one LP per window length is built and handed to HiGHS once; each window
+then changes only bounds, costs and row bounds in the live ``highspy.Highs`` (load, availability,
+shedding limits, prices and CO2 intensities, the EV envelope, the initial-SOC rows, the thermal
+units' first step), and HiGHS starts from the previous window's basis. ``persistent=False``
+rebuilds (``gridopt.dispatch.build`` + hand-off) every window.
+
+Results: the committed hours stitched into one dataset laid out as a normal run's
+(:func:`gridopt.solve.results_dataset`), holding the settled outcome; branch flows, voltages and
+prices are those of the plan (no AC check). Attrs add the windows' timings (``window_time_<phase>_s``
+arrays and ``time_dayahead_<phase>_s`` sums, phases ``PHASES``), ``objective`` (the settled cost of
+the period) and the key figures (``kpi_*``, including ``kpi_imbalance_*``, ``kpi_ev_pending_mwh``,
+``kpi_storage_soc_final_mwh``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from time import perf_counter
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from gridopt.config import ModelConfig
+from gridopt.errors import ConfigError, DataError, SolverError
+
+__all__ = [
+    "COMPARED",
+    "FORECAST_HISTORY_DAYS",
+    "PHASES",
+    "DayaheadOutcome",
+    "Window",
+    "attribute",
+    "dayahead",
+    "load_scenario",
+    "roll",
+    "rolling_horizon",
+]
+
+HOUR = pd.Timedelta(hours=1)
+DAY = pd.Timedelta(days=1)
+FORECAST_HISTORY_DAYS = 42
+"""History loaded before each issue time for the forecasts (16 days of lags + 26 of training)."""
+_LAG_DAYS = 16  # what the forecasters' features need before the first training origin
+FORECAST_SERIES = ("load_p_mw", "load_q_mvar", "sgen_p_max_mw",
+                   "ext_grid_co2_marginal_t_per_mwh", "ext_grid_co2_average_t_per_mwh")
+"""The series forecast in ``foresight="forecast"`` (where the model has them)."""
+PHASES = ("forecast", "build", "handoff", "highs", "extract", "total")
+"""Per-window phases: forecasting; building the LP or updating it (with the window's inputs and EV
+envelope); hand-off to HiGHS; HiGHS's own run time; reading the committed solution, settling it and
+carrying the state; the window's wall time without forecasting."""
+COMPARED = ("cost_total", "co2_marginal_t", "co2_average_t", "nox_t", "so2_t", "pm25_t",
+            "import_mwh", "ev_unmet_mwh", "load_shed_mwh")
+"""Key figures compared between forecast and perfect foresight (forecast-error attribution)."""
+_TOL = 1e-6  # MW / MWh treated as zero (curtailment in use, EV energy left)
+
+
+@dataclass(frozen=True)
+class Window:
+    """One window's timings (s) and what it did; ``rebuilt``: its LP was built for it."""
+
+    issue: pd.Timestamp
+    hours: int
+    rebuilt: bool
+    seconds: dict[str, float]
+
+
+# ---------------------------------------------------------------- entry points
+
+
+def rolling_horizon(
+    config: ModelConfig,
+    start,
+    end,
+    *,
+    horizon_h: int = 36,
+    commit_h: int = 24,
+    foresight: str = "forecast",
+    persistent: bool = True,
+    progress: Callable[[int, int, Window], None] | None = None,
+) -> xr.Dataset:
+    """Day-ahead windows issued at 00:00 UTC each day from ``start`` to ``end`` (dates, inclusive);
+    returns the stitched results (module docstring). ``progress(done, total, window)`` after each."""
+    issues = issue_times(start, end, where=str(config.path))
+    scenario = load_scenario(config, issues, horizon_h, foresight)
+    return roll(scenario, issues, horizon_h=horizon_h, commit_h=commit_h, foresight=foresight,
+                persistent=persistent, progress=progress)
+
+
+@dataclass(frozen=True)
+class DayaheadOutcome:
+    """A stored day-ahead run, and the perfect-foresight run it was compared with (if any)."""
+
+    run_id: str | None
+    results: xr.Dataset
+    perfect: xr.Dataset | None
+    attribution: dict[str, float] = field(default_factory=dict)
+
+
+def dayahead(
+    config: ModelConfig,
+    start,
+    end,
+    *,
+    horizon_h: int = 36,
+    perfect: bool = False,
+    persistent: bool = True,
+    store=None,
+    out: Path | None = None,
+    progress: Callable[[str, int, int, Window], None] | None = None,
+) -> DayaheadOutcome:
+    """``gridopt dayahead``: the forecast run and, for the attribution, the same period with
+    perfect foresight (``perfect``: that run alone); stores the (first) run like ``gridopt run``.
+    ``progress(run, done, total, window)``; ``run`` is "forecast" or "perfect"."""
+    from gridopt.run import _check_destinations, _inputs, _save
+
+    _check_destinations(store, out)
+    issues = issue_times(start, end, where=str(config.path))
+    foresights = ["perfect"] if perfect else ["forecast", "perfect"]
+    scenario = load_scenario(config, issues, horizon_h, foresights[0])
+    runs = {}
+    for name in foresights:
+        say = None if progress is None else (lambda d, n, w, name=name: progress(name, d, n, w))
+        runs[name] = roll(scenario, issues, horizon_h=horizon_h, foresight=name,
+                          persistent=persistent, progress=say)
+    results = runs[foresights[0]]
+    attribution = {} if perfect else attribute(results, runs["perfect"])
+    results.attrs.update({f"kpi_{k}": v for k, v in attribution.items()})
+    results.attrs["model"] = config.name
+    options = {"dayahead": {"from": str(issues[0].date()), "to": str(issues[-1].date()),
+                            "horizon_h": horizon_h, "foresight": foresights[0],
+                            "persistent": persistent}, **scenario.options.model_dump()}
+    save = {"model": config.name, "inputs": _inputs(config), "options": options,
+            "model_file": config.path}
+    run_id = _save(results, store, out, save) if store is not None or out is not None else None
+    return DayaheadOutcome(run_id, results, None if perfect else runs["perfect"], attribution)
+
+
+def attribute(forecast: xr.Dataset, perfect: xr.Dataset) -> dict[str, float]:
+    """Forecast-error attribution: ``perfect_<k>`` and ``forecast_error_<k>`` (forecast minus
+    perfect foresight, positive: the forecast errors cost that much more) for ``COMPARED``."""
+    out = {}
+    for key in COMPARED:
+        out[f"perfect_{key}"] = float(perfect.attrs[f"kpi_{key}"])
+        out[f"forecast_error_{key}"] = float(forecast.attrs[f"kpi_{key}"]) - out[f"perfect_{key}"]
+    return out
+
+
+def issue_times(start, end, *, where: str) -> pd.DatetimeIndex:
+    """00:00 UTC of each day from ``start`` to ``end`` inclusive (dates or times; naive = UTC)."""
+    try:
+        first, last = (pd.Timestamp(x) for x in (start, end))
+    except (TypeError, ValueError):
+        raise ConfigError(f"{where}: --from/--to must be dates such as 2016-06-01 (got {start!r}, {end!r})") from None
+    first, last = (t.tz_convert("UTC").tz_localize(None) if t.tzinfo else t for t in (first, last))
+    if first != first.normalize() or last < first:
+        raise ConfigError(f"{where}: --from must be a date (00:00 UTC) not after --to (got {first} to {last})")
+    return pd.date_range(first, last.normalize(), freq="D")
+
+
+def load_scenario(config: ModelConfig, issues: pd.DatetimeIndex, horizon_h: int, foresight: str):
+    """The model's scenario over the run: the forecasts' history before the first issue (when
+    forecasting), the windows, and each window's look-ahead."""
+    from gridopt.config import with_window
+    from gridopt.scenario import build_scenario
+
+    if foresight not in ("forecast", "perfect"):
+        raise ConfigError(f"foresight must be 'forecast' or 'perfect' (got {foresight!r})")
+    if not 1 <= horizon_h <= 168:
+        raise ConfigError(f"{config.path}: --horizon must be 1 to 168 hours (got {horizon_h})")
+    first = issues[0] - (FORECAST_HISTORY_DAYS * DAY if foresight == "forecast" else pd.Timedelta(0))
+    last = issues[-1] + max(horizon_h * HOUR, DAY)
+    window = with_window(config, first.isoformat() + "Z", int((last - first) / HOUR))
+    try:
+        scenario = build_scenario(window)
+    except DataError as exc:
+        history = (f" ({FORECAST_HISTORY_DAYS} days of history for the forecasts, or use --perfect)"
+                   if foresight == "forecast" else "")
+        raise DataError(f"dayahead needs the series from {first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} "
+                        f"UTC{history}: {exc}") from None
+    _check_supported(config, scenario)
+    return scenario
+
+
+def _check_supported(config: ModelConfig, scenario) -> None:
+    if scenario.options.co2_cap_t is not None:
+        raise ConfigError(f"{config.path}: policy co2_cap_t is a budget for the whole period; "
+                          "dayahead cannot split it into windows (remove it)")
+    sessions = scenario.ev_sessions
+    if sessions is not None and "ev_v2g" in sessions and bool(sessions.ev_v2g.any()):
+        raise ConfigError(f"{config.path}: assets.ev.v2g must be false for dayahead "
+                          "(the per-bus EV envelope it uses has no V2G)")
+
+
+# ---------------------------------------------------------------- the roll
+
+
+def roll(
+    scenario,
+    issues: pd.DatetimeIndex,
+    *,
+    horizon_h: int = 36,
+    commit_h: int = 24,
+    foresight: str = "perfect",
+    persistent: bool = True,
+    progress: Callable[[int, int, Window], None] | None = None,
+) -> xr.Dataset:
+    """The rolling horizon over a loaded scenario (see ``load_scenario``)."""
+    from gridopt.dispatch.inputs import prepare
+
+    if not 1 <= commit_h <= horizon_h:
+        raise ConfigError(f"commit_h must be 1 to horizon_h = {horizon_h} hours (got {commit_h})")
+    options = scenario.options.model_copy(update={"ev_formulation": "aggregate"})
+    actual = prepare(scenario.net, scenario.series, options)
+    if actual.dt_h != 1.0:
+        raise ConfigError("dayahead needs an hourly model ([time] step = \"1h\")")
+    roller = _Roller(scenario, actual, options, horizon_h, commit_h, foresight, persistent, issues[0])
+    for done, issue in enumerate(issues, 1):
+        window = roller.window(issue)
+        if progress is not None:
+            progress(done, len(issues), window)
+    return roller.results()
+
+
+@dataclass
+class _State:
+    """What one window leaves to the next."""
+
+    soc_mwh: np.ndarray  # (storage,) at the end of the last committed hour
+    gen_mw: np.ndarray | None  # (gen,) output in the last committed hour (None: no window yet)
+
+
+class _Roller:
+    """Runs the windows one by one and keeps the committed hours."""
+
+    def __init__(self, scenario, actual, options, horizon_h, commit_h, foresight, persistent, first_issue):
+        self.scenario, self.actual, self.options = scenario, actual, options
+        self.horizon_h, self.commit_h = horizon_h, commit_h
+        self.foresight, self.persistent = foresight, persistent
+        self.ev = _EvBook.of(scenario.ev_sessions, actual, first_issue)
+        self.state = _State(actual.storage.soc_initial_mwh.copy(), None)
+        self.problems = {}  # window length (h) -> handed-off DispatchProblem (persistent)
+        self.committed: list[dict[str, np.ndarray]] = []
+        self.windows: list[Window] = []
+        self.first = None  # index of the first committed hour
+        self.solver = ""
+
+    # -- one window
+
+    def window(self, issue: pd.Timestamp) -> Window:
+        actual = self.actual
+        i0 = actual.time.get_loc(issue)
+        i1 = min(i0 + self.horizon_h, actual.n_time)
+        self.first = i0 if self.first is None else self.first
+        seconds = dict.fromkeys(PHASES, 0.0)
+        start = perf_counter()
+        series = _forecast_window(self.scenario.series, actual, i0, i1) if self.foresight == "forecast" else None
+        seconds["forecast"] = perf_counter() - start
+        start = perf_counter()
+        problem, rebuilt = self._problem(i0, i1, series)
+        _apply_state(problem, self.state)
+        seconds["handoff"] = problem.timings["time_handoff_s"] if rebuilt else 0.0
+        seconds["build"] = perf_counter() - start - seconds["handoff"]
+        self._run(problem, issue)
+        seconds["highs"] = problem.timings["time_solve_s"]
+        tick = perf_counter()
+        self._commit(problem, i0, min(self.commit_h, i1 - i0))
+        seconds["extract"] = perf_counter() - tick
+        seconds["total"] = perf_counter() - start
+        record = Window(issue, i1 - i0, rebuilt, seconds)
+        self.windows.append(record)
+        return record
+
+    def _problem(self, i0: int, i1: int, series: xr.Dataset | None):
+        """The window's LP, updated (persistent, same length seen before) or built and handed off;
+        ``problem.data`` is then what the window plans with."""
+        from gridopt.dispatch import build
+        from gridopt.dispatch.inputs import prepare
+        from gridopt.solve import hand_off
+
+        time = self.actual.time[i0:i1]
+        sessions = self.ev.window(time) if self.ev is not None else None
+        problem = self.problems.get(i1 - i0) if self.persistent else None
+        if problem is not None:
+            data = _slice(self.actual, i0, i1) if series is None else prepare(self.scenario.net, series, self.options)
+            if self.ev is not None:
+                data = replace(data, ev=self.ev.envelope(time, sessions))
+            _update(problem, data)
+            return problem, False
+        if series is None:
+            series = self.scenario.series.isel(time=slice(i0, i1))
+        everyone = self.persistent and self.ev is not None  # a column for every EV bus, for later windows
+        problem = build(self.scenario.net, series, self.options, self.ev.sessions if everyone else sessions)
+        hand_off(problem)
+        self.solver = f"highs {problem.highs.version()}"
+        if self.persistent:
+            self.problems[i1 - i0] = problem
+            if everyone:
+                _update(problem, replace(problem.data, ev=self.ev.envelope(time, sessions)))
+        return problem, True
+
+    def _run(self, problem, issue: pd.Timestamp) -> None:
+        from gridopt.solve import Status, run_highs, status_of
+
+        raw = run_highs(problem)
+        if status_of(raw) is not Status.OPTIMAL:
+            raise SolverError(f"dayahead window issued {issue:%Y-%m-%d %H:%M} UTC: HiGHS stopped "
+                              f"without an optimal solution ({raw})")
+
+    def _commit(self, problem, i0: int, hours: int) -> None:
+        """Read the committed hours of the plan, settle them, and carry the state."""
+        plan = problem.data
+        solution = problem.highs.getSolution()
+        x = np.asarray(solution.col_value)
+        n_time = plan.n_time
+        kept = {name: block.values(x)[:hours] for name, block in problem.columns.items()
+                if len(block.shape) == 2 and block.shape[0] == n_time and not name.startswith("ev.")}
+        balance = problem.rows["balance"]
+        duals = np.asarray(solution.row_dual)[balance.start : balance.start + balance.size]
+        kept["price"] = duals.reshape(balance.shape)[:hours] / plan.dt_h
+        if self.ev is not None:
+            kept["ev.p"] = self.ev.per_bus(problem, x, hours, plan)
+            kept["ev_gap"] = self.ev.commit(plan.time[:hours], kept["ev.p"])
+        actual = _slice(self.actual, i0, i0 + hours)
+        kept.update(_settle(kept, plan, actual, hours, self.foresight == "forecast"))
+        if len(plan.storage):
+            self.state.soc_mwh = kept["storage.soc"][-1].copy()
+        self.state.gen_mw = kept["gen.p"][-1].copy() if len(plan.gen) else None
+        self.committed.append(kept)
+
+    # -- the stitched run
+
+    def results(self) -> xr.Dataset:
+        from gridopt.kpis import kpis
+        from gridopt.run import SIGNALS
+        from gridopt.solve import results_dataset
+
+        done = self.committed
+        i0 = self.first
+        i1 = i0 + sum(len(k["price"]) for k in done)
+        data = _slice(self.actual, i0, i1)
+        values = {name: np.concatenate([k[name] for k in done]) for name in done[0]
+                  if name not in ("price", "ev_gap", "imbalance", "ext_grid.planned")}
+        if self.ev is not None:
+            data = replace(data, ev=self.ev.summary(data))
+            values["ev.unmet"] = self.ev.unserved_per_bus()
+        prices = np.concatenate([k["price"] for k in done])
+        ds = results_dataset(data, values, prices, self.solver)
+        series = self.scenario.series.isel(time=slice(i0, i1))
+        ds = ds.assign({name: series[name] for name in SIGNALS if name in series})
+        ds["imbalance_mw"] = ("time", np.concatenate([k["imbalance"] for k in done]),
+                              {"units": "MW", "long_name": "settled minus planned import (actual load "
+                               "and renewables against the plan's forecast)", "cell_methods": "time: mean"})
+        ds["ext_grid_import_planned_mw"] = (("time", "ext_grid"), np.concatenate([k["ext_grid.planned"] for k in done]),
+                                            {"units": "MW", "long_name": "net import in the committed plan",
+                                             "cell_methods": "time: mean"})
+        self._annotate(ds, done)
+        ds.attrs.update({f"kpi_{k}": v for k, v in kpis(ds).items()})
+        return ds
+
+    def _annotate(self, ds: xr.Dataset, done: list[dict]) -> None:
+        attrs = ds.attrs
+        attrs["title"] = f"gridopt day-ahead rolling horizon ({self.foresight} foresight)"
+        attrs["objective"] = float(sum(v for k, v in attrs.items() if k.startswith("cost_")))
+        attrs.update(dayahead_foresight=self.foresight, dayahead_horizon_h=self.horizon_h,
+                     dayahead_commit_h=self.commit_h, dayahead_windows=len(self.windows),
+                     dayahead_persistent=int(self.persistent),
+                     dayahead_first_issue=f"{self.windows[0].issue:%Y-%m-%d %H:%M} UTC")
+        attrs["window_rebuilt"] = np.array([int(w.rebuilt) for w in self.windows], dtype=np.int8)
+        for phase in PHASES:
+            per = np.array([w.seconds[phase] for w in self.windows])
+            attrs[f"window_time_{phase}_s"] = per
+            attrs[f"time_dayahead_{phase}_s"] = float(per.sum())
+        imbalance = np.concatenate([k["imbalance"] for k in done])
+        attrs["kpi_imbalance_import_mwh"] = float(imbalance.clip(min=0).sum()) * self.actual.dt_h
+        attrs["kpi_imbalance_export_mwh"] = float((-imbalance).clip(min=0).sum()) * self.actual.dt_h
+        attrs["kpi_storage_soc_final_mwh"] = float(self.state.soc_mwh.sum())
+        if self.ev is not None:
+            attrs["kpi_ev_pending_mwh"] = self.ev.pending_mwh()
+            attrs["kpi_ev_envelope_gap_mwh"] = float(sum(k["ev_gap"] for k in done))
+
+
+# ---------------------------------------------------------------- inputs of a window
+
+
+def _slice(data, i0: int, i1: int):
+    """The DispatchData of steps ``i0 .. i1 - 1`` (everything per step is cut; the rest kept)."""
+    cut = slice(i0, i1)
+    return replace(
+        data,
+        time=data.time[cut],
+        load_p_mw=data.load_p_mw[cut],
+        load_q_mvar=data.load_q_mvar[cut],
+        sgen=replace(data.sgen, p_avail_mw=data.sgen.p_avail_mw[cut]),
+        price_per_mwh=data.price_per_mwh[cut],
+        co2_marginal_t_per_mwh=data.co2_marginal_t_per_mwh[cut],
+        co2_average_t_per_mwh=data.co2_average_t_per_mwh[cut],
+        aq_weight=data.aq_weight[cut],
+    )
+
+
+def _forecast_window(series: xr.Dataset, actual, i0: int, i1: int) -> xr.Dataset:
+    """The window's series with ``FORECAST_SERIES`` replaced by forecasts (their means) issued at
+    step ``i0`` from the history before it only. Where a forecast has no value (a feature missing
+    at the issue time) the last value before the issue stands in; negative forecasts of
+    availability and intensity are cut to 0."""
+    from gridopt.forecast import forecast_dataset
+
+    names = [n for n in FORECAST_SERIES if n in series]
+    history = FORECAST_HISTORY_DAYS * 24
+    if i0 < history:
+        raise DataError(f"dayahead: forecasts need {FORECAST_HISTORY_DAYS} days of history before "
+                        f"{actual.time[i0]} UTC (got {i0} hours)")
+    window = series.isel(time=slice(i0, i1)).copy()
+    if not names:
+        return window
+    past = series[names].isel(time=slice(i0 - history, i0))
+    fc = forecast_dataset(past, actual.time[i0], i1 - i0, variables=names,
+                          history_days=FORECAST_HISTORY_DAYS - _LAG_DAYS)
+    for name in names:
+        values = fc[f"{name}_mean"].transpose(*window[name].dims).reset_coords(drop=True)
+        values = values.fillna(past[name].isel(time=-1).reset_coords(drop=True))
+        if name != "load_p_mw" and name != "load_q_mvar":
+            values = values.clip(min=0.0)
+        window[name] = values.assign_attrs(window[name].attrs).assign_coords(time=window.time)
+    return window
+
+
+# ---------------------------------------------------------------- the LP between windows
+
+
+def _update(problem, data) -> None:
+    """Load the window's ``data`` (same length; its EV envelope over the problem's EV nodes) into
+    the live HiGHS model: only what the components derive from the series changes."""
+    from gridopt.dispatch.objective import constant_terms, cost_terms
+
+    problem.data = data
+    _set_rows(problem, "balance", data.load_p_mw, data.load_p_mw)
+    if "balance_q" in problem.rows:
+        _set_rows(problem, "balance_q", data.load_q_mvar, data.load_q_mvar)
+    _set_cols(problem, "shed.p", 0.0, np.maximum(data.load_p_mw, 0.0))
+    if len(data.sgen):
+        _set_cols(problem, "sgen.p", 0.0, data.sgen.p_avail_mw)
+    for name, terms in cost_terms(data).items():
+        block = problem.columns.get(name)
+        if block is None or not block.size:
+            continue
+        cost = sum(np.broadcast_to(c, block.shape) for c in terms.values()).astype(float)
+        if not np.array_equal(cost.ravel(), block.cost):
+            problem.set_col_costs(name, cost)
+    problem.highs.changeObjectiveOffset(float(sum(constant_terms(data).values())))
+    if data.ev is not None:
+        _set_cols(problem, "ev.p", 0.0, data.ev.p_max_mw)
+        _set_cols(problem, "ev.e", 0.0, data.ev.e_early_mwh)
+        _set_rows(problem, "ev.latest", data.ev.e_late_mwh, np.inf)
+
+
+def _set_cols(problem, name: str, lb, ub) -> None:
+    """``set_col_bounds`` when the bounds differ from the block's (HiGHS calls cost ~0.1 µs/entry)."""
+    block = problem.columns[name]
+    lb, ub = (np.broadcast_to(np.asarray(v, float), block.shape).ravel() for v in (lb, ub))
+    if not (np.array_equal(lb, block.lb) and np.array_equal(ub, block.ub)):
+        problem.set_col_bounds(name, lb.reshape(block.shape), ub.reshape(block.shape))
+
+
+def _set_rows(problem, name: str, lower, upper) -> None:
+    """``set_row_bounds`` when the bounds differ from the block's."""
+    block = problem.rows[name]
+    lower, upper = (np.broadcast_to(np.asarray(v, float), block.shape).ravel() for v in (lower, upper))
+    if not (np.array_equal(lower, block.lower) and np.array_equal(upper, block.upper)):
+        problem.set_row_bounds(name, lower.reshape(block.shape), upper.reshape(block.shape))
+
+
+def _apply_state(problem, state: _State) -> None:
+    """The carried state: each battery starts from its SOC; a ramp-limited thermal unit's first
+    step lies within a ramp of its last committed output."""
+    data = problem.data
+    st = data.storage
+    if len(st):
+        first = st.keep_per_step * state.soc_mwh
+        _set_rows(problem, "storage.energy_first", first, first)
+    if state.gen_mw is None or not len(data.gen):
+        return
+    gen = data.gen
+    lower = np.broadcast_to(gen.p_min_mw, (data.n_time, len(gen))).copy()
+    upper = np.broadcast_to(gen.p_max_mw, (data.n_time, len(gen))).copy()
+    lower[0] = np.maximum(gen.p_min_mw, state.gen_mw - gen.ramp_down_mw_per_h * data.dt_h)
+    upper[0] = np.minimum(gen.p_max_mw, state.gen_mw + gen.ramp_up_mw_per_h * data.dt_h)
+    _set_cols(problem, "gen.p", lower, upper)
+
+
+def _settle(kept: dict, plan, actual, hours: int, forecast: bool) -> dict[str, np.ndarray]:
+    """The committed hours on the actual series: renewables at their actual availability (capped
+    at the planned output where the plan curtailed), the first external grid absorbing the rest."""
+    planned_ext = kept["ext_grid.p"].copy()
+    if not forecast:  # the plan's inputs were the actual ones
+        return {"ext_grid.planned": planned_ext, "imbalance": np.zeros(hours)}
+    planned_sgen = kept["sgen.p"]
+    curtailed = plan.sgen.p_avail_mw[:hours] - planned_sgen > _TOL
+    sgen = np.where(curtailed, np.minimum(actual.sgen.p_avail_mw, planned_sgen), actual.sgen.p_avail_mw)
+    imbalance = (actual.load_p_mw - plan.load_p_mw[:hours]).sum(axis=1) - (sgen - planned_sgen).sum(axis=1)
+    ext = planned_ext.copy()
+    ext[:, 0] += imbalance
+    return {"sgen.p": sgen, "ext_grid.p": ext, "ext_grid.planned": planned_ext, "imbalance": imbalance}
+
+
+# ---------------------------------------------------------------- EV sessions across windows
+
+
+@dataclass
+class _EvBook:
+    """Every session of the run and the energy each has received so far (MWh)."""
+
+    sessions: xr.Dataset
+    node: np.ndarray  # (S,) node of each session
+    arrival: np.ndarray  # (S,) datetime64[ns]
+    departure: np.ndarray
+    energy: np.ndarray  # (S,) requested MWh
+    p_max: np.ndarray  # (S,) MW
+    nodes: np.ndarray  # (K,) the EV nodes, sorted: the envelope's columns
+    network: object  # gridopt.dispatch.inputs.Network
+    delivered: np.ndarray  # (S,) MWh received so far
+    unserved: np.ndarray  # (S,) MWh short at departure (NaN: not departed yet)
+    until: np.datetime64 | None = None  # end of the committed hours so far
+
+    @classmethod
+    def of(cls, sessions: xr.Dataset | None, actual, start: pd.Timestamp) -> _EvBook | None:
+        """The sessions still plugged in at ``start`` or arriving later (None: none)."""
+        if sessions is None:
+            return None
+        later = sessions.ev_departure_time.values.astype("datetime64[ns]") > start.to_datetime64()
+        sessions = sessions.isel(session=np.flatnonzero(later))
+        if not sessions.sizes["session"]:
+            return None
+        net = actual.network
+        node_of = dict(zip(net.bus.tolist(), net.node_of_bus.tolist()))
+        node = np.array([node_of[b] for b in sessions.ev_bus.values.astype(int)])
+        n = len(node)
+        return cls(sessions=sessions, node=node,
+                   arrival=sessions.ev_arrival_time.values.astype("datetime64[ns]"),
+                   departure=sessions.ev_departure_time.values.astype("datetime64[ns]"),
+                   energy=sessions.ev_energy_mwh.values.astype(float),
+                   p_max=sessions.ev_p_max_mw.values.astype(float),
+                   nodes=np.unique(node), network=net,
+                   delivered=np.zeros(n), unserved=np.full(n, np.nan))
+
+    def window(self, time: pd.DatetimeIndex) -> xr.Dataset:
+        """The sessions plugged in during ``time`` that still need energy, with what they lack."""
+        end = time[-1].to_datetime64() + np.timedelta64(1, "h")
+        left = self.energy - self.delivered
+        active = np.flatnonzero((self.arrival < end) & (self.departure > time[0].to_datetime64())
+                                & (left > _TOL) & np.isnan(self.unserved))
+        return self.sessions.isel(session=active).assign(ev_energy_mwh=("session", left[active]))
+
+    def envelope(self, time: pd.DatetimeIndex, sessions: xr.Dataset):
+        """The per-node envelope of ``sessions`` over every EV node (zero where none is plugged)."""
+        from gridopt.dispatch.inputs import EvAggregates, ev_envelope
+
+        k, n_time = len(self.nodes), len(time)
+        per_step = {name: np.zeros((n_time, k)) for name in ("p_max_mw", "e_early_mwh", "e_late_mwh", "uncontrolled")}
+        per_node = {"shortfall_mwh": np.zeros(k), "n_sessions": np.zeros(k, dtype=int)}
+        if sessions.sizes["session"]:
+            env = ev_envelope(sessions, self.network, time, 1.0)
+            cols = np.searchsorted(self.nodes, env.node)
+            for name, values in (*per_step.items(), *per_node.items()):
+                values[..., cols] = getattr(env, name)
+        return EvAggregates(index=self.network.node_bus[self.nodes], node=self.nodes,
+                            label=[f"EV aggregate at bus {b}" for b in self.network.node_bus[self.nodes]],
+                            **per_step, **per_node)
+
+    def per_bus(self, problem, x: np.ndarray, hours: int, plan) -> np.ndarray:
+        """The plan's committed EV charging (hours, K) over every EV node."""
+        out = np.zeros((hours, len(self.nodes)))
+        if "ev.p" in problem.columns and plan.ev is not None:
+            cols = np.searchsorted(self.nodes, plan.ev.node)
+            out[:, cols] = problem.columns["ev.p"].values(x)[:hours]
+        return out
+
+    def commit(self, times: pd.DatetimeIndex, p_mw: np.ndarray) -> float:
+        """Split each node's committed charging among its plugged sessions, earliest departure
+        first (each up to its power and what it lacks); close the sessions that left. Returns the
+        energy the sessions could not take (MWh; 0 when the envelope splits exactly)."""
+        step = np.timedelta64(1, "h")
+        start, end = times[0].to_datetime64(), times[-1].to_datetime64() + step
+        active = np.flatnonzero((self.arrival < end) & (self.departure > start) & np.isnan(self.unserved))
+        order = active[np.lexsort((self.departure[active], self.node[active]))]
+        col = np.searchsorted(self.nodes, self.node[order])
+        first_of = np.searchsorted(col, col, side="left")  # first position of each node's group
+        gap = 0.0
+        for j, t in enumerate(times.values.astype("datetime64[ns]")):
+            overlap = np.minimum(t + step, self.departure[order]) - np.maximum(t, self.arrival[order])
+            plugged = np.clip(overlap / step, 0.0, 1.0)
+            room = np.minimum(self.p_max[order] * plugged, self.energy[order] - self.delivered[order]).clip(min=0.0)
+            total = np.cumsum(room)
+            before = total - room - (total - room)[first_of]  # room of earlier sessions at the node
+            give = np.clip(p_mw[j, col] - before, 0.0, room)
+            self.delivered[order] += give
+            gap += float(p_mw[j].sum() - give.sum())
+        left = order[self.departure[order] <= end]
+        self.unserved[left] = np.maximum(self.energy[left] - self.delivered[left], 0.0)
+        self.until = end
+        return gap
+
+    def unserved_per_bus(self) -> np.ndarray:
+        """(K,) energy sessions lacked at departure, by EV node."""
+        short = np.nan_to_num(self.unserved)
+        return np.bincount(np.searchsorted(self.nodes, self.node), weights=short, minlength=len(self.nodes))
+
+    def pending_mwh(self) -> float:
+        """Energy still owed to sessions plugged in at the end of the run."""
+        open_ = np.isnan(self.unserved) & (self.arrival < self.until)
+        return float((self.energy[open_] - self.delivered[open_]).clip(min=0).sum())
+
+    def summary(self, data):
+        """The EV part of the stitched run's data: one aggregate per EV node."""
+        from gridopt.dispatch.inputs import EvAggregates
+
+        k = len(self.nodes)
+        zeros = np.zeros((data.n_time, k))
+        counted = (self.arrival < np.datetime64(self.until)) & (self.departure > data.time[0].to_datetime64())
+        bus = self.network.node_bus[self.nodes]
+        return EvAggregates(
+            index=bus, node=self.nodes, label=[f"EV sessions at bus {b}" for b in bus],
+            p_max_mw=zeros, e_early_mwh=zeros, e_late_mwh=zeros, shortfall_mwh=np.zeros(k),
+            n_sessions=np.bincount(np.searchsorted(self.nodes, self.node[counted]), minlength=k),
+            uncontrolled=zeros,
+        )
+
+
+@dataclass(frozen=True)
+class _Envelope:
+    p_max_mw: np.ndarray
+    e_early_mwh: np.ndarray
+    e_late_mwh: np.ndarray
