@@ -4,8 +4,12 @@
                              [--tools gridopt highs pypsa pyomo runpp ...] [--repeat N]
                              [--out benchmarks/results/<stamp>.json]
 
+``--option NAME VALUE`` sets a dispatch option for gridopt and plain Pyomo (e.g. ``dc_flow angle``),
+``--highs-option NAME VALUE`` a HiGHS option for gridopt and HiGHS alone (e.g. ``solver ipm``).
+
 Tools (each measurement in a fresh child process; its peak memory is the child's ``VmHWM``, imports
-and the construction of the case included, which are not timed):
+included; the case is made once in the parent and unpickled by each child; neither imports nor
+unpickling are timed):
 
 - ``gridopt``: ``build`` (net + series -> arrays -> LP registry), ``handoff`` (LP -> ``highspy``),
   ``highs`` (HiGHS's run time), ``extract`` (results dataset with nodal prices and emissions), and
@@ -284,7 +288,17 @@ def child_forecast(horizon_h: int = 48) -> dict:
     return {"forecast": time.perf_counter() - started, "series": len(jobs), "peak_rss_gb": peak_rss_gb()}
 
 
+def warm_imports() -> None:
+    """Import before any clock starts what xarray would import on first use: with dask installed,
+    xarray imports it when it first builds a variable from anything but a plain array (0.3-1 s,
+    once per process), which would otherwise land in whichever phase came first."""
+    from xarray.namedarray.pycompat import array_type
+
+    array_type("dask")
+
+
 def child_main(args) -> None:
+    warm_imports()
     work, hours = Path(args.work), args.hours[0] if args.hours else 0
     problem = args.problems[0] if args.problems else ""
     overrides = json.loads(args.options)
@@ -453,6 +467,26 @@ def dispatch_table(cases: list[dict]) -> list[str]:
     return lines
 
 
+def ratio_table(cases: list[dict]) -> list[str]:
+    """gridopt's total as a ratio to each peer's (HiGHS alone: to its run time, the floor), and the
+    AC check to the runpp loop; blank where a tool did not run or did not finish."""
+    lines = ["| problem | T | gridopt total s | gridopt / floor | gridopt / PyPSA | gridopt / plain Pyomo "
+             "| AC check: gridopt / runpp loop |", "|---|---|---|---|---|---|---|"]
+    for c in cases:
+        med = c["median"]
+        g = med.get("gridopt", {})
+        if not c["agree"] or "total" not in g:
+            continue
+
+        def ratio(tool, key, mine="total"):
+            other = med.get(tool, {}).get(key)
+            return _f(g[mine] / other) if other and mine in g else ""
+
+        lines.append(f"| {c['problem']} | {c['hours']} | {_f(g['total'])} | {ratio('highs', 'highs')} | "
+                     f"{ratio('pypsa', 'total')} | {ratio('pyomo', 'total')} | {ratio('runpp', 'ac', 'ac')} |")
+    return lines
+
+
 def ac_table(cases: list[dict]) -> list[str]:
     """gridopt's AC check against the runpp loop, where both ran."""
     lines = ["| problem | T | gridopt ac_check s (backend, converged) | runpp loop s (steps run, extrapolated) "
@@ -473,6 +507,7 @@ def markdown(report: dict) -> str:
            f"Machine: {m['nproc']} cores ({m['cpu']}), {m['ram_gb']} GB RAM, Python {m['python']}; {v}. "
            f"Started {report['started']} UTC; load average {report['load_start']} at the start, "
            f"{report['load_end']} at the end. Medians of {report['repeat']} run(s), seconds.", ""]
+    out += [*ratio_table(report["cases"]), ""]
     out += dispatch_table(report["cases"])
     ac = ac_table(report["cases"])
     if len(ac) > 2:
@@ -496,7 +531,7 @@ def run(args) -> dict:
               "machine": machine(), "cases": [], "forecast": []}
     print(f"# load average at start: {report['load_start']}", file=sys.stderr, flush=True)
     with tempfile.TemporaryDirectory(prefix="gridopt-bench-") as tmp:
-        for problem in args.problems:
+        for problem in args.problems if solving else []:
             for hours in args.hours:
                 report["cases"].append(run_case(problem, hours, solving, args, Path(tmp)))
         if "forecast" in tools:
@@ -546,6 +581,10 @@ def _option_value(text: str):
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--render"]:  # re-render the markdown of earlier reports
+        for path in argv[1:]:
+            Path(path).with_suffix(".md").write_text(markdown(json.loads(Path(path).read_text())))
+        return 0
     if "--child" in argv:
         child_main(parser().parse_args(argv))
         return 0

@@ -36,7 +36,7 @@ import logging
 import re
 import tomllib
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from time import perf_counter
 from typing import Annotated, Any
@@ -44,9 +44,9 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
 
 from gridopt import __version__
-from gridopt.config import ModelConfig, _describe, load_model
-from gridopt.errors import ConfigError, GridoptError
-from gridopt.store import Store, _input_hashes
+from gridopt.config import ModelConfig, describe_error, load_model
+from gridopt.errors import EXIT_OF_STATUS, ConfigError, GridoptError
+from gridopt.store import Store, input_hashes
 
 __all__ = [
     "Task",
@@ -54,6 +54,7 @@ __all__ = [
     "load_variants",
     "apply_overrides",
     "plan_batch",
+    "batch_run_id",
     "run_task",
     "run_batch",
     "batch_exit_code",
@@ -63,7 +64,6 @@ __all__ = [
 DONE = ("optimal", "infeasible_as_posed")
 """Catalog statuses a rerun skips; anything else (or no row) is run again."""
 BASE_VARIANT = "base"
-EXIT_CODES = {"optimal": 0, "infeasible_as_posed": 3, "time_limit": 4}  # of a stored run, as ``gridopt run``
 
 VariantName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,30}$")]
 
@@ -172,7 +172,7 @@ def apply_overrides(config: ModelConfig, overrides: dict, *, where: str) -> Mode
     try:
         return ModelConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(f"{where}: {_describe(exc)}") from None
+        raise ConfigError(f"{where}: {describe_error(exc)}") from None
 
 
 def _merge_into(target: dict | list, overrides: dict, where: str, prefix: str) -> None:
@@ -231,10 +231,10 @@ def plan_batch(
 def batch_run_id(config: ModelConfig, variant: str) -> str:
     """``<model>.<variant>.<16 hex>``: SHA-256 of the input file hashes, the resolved model and
     the gridopt version. Same inputs, same id; any change to a file, a field or the code, a new id."""
-    from gridopt.run import _inputs
+    from gridopt.run import run_inputs
 
     content = {
-        "inputs": _input_hashes(_inputs(config), config.path),
+        "inputs": input_hashes(run_inputs(config), config.path),
         "config": config.model_dump(mode="json", exclude={"path", "data_dir"}),
         "gridopt": __version__,
     }
@@ -283,7 +283,7 @@ def _result(task: Task, store: Store, *, seconds: float | None = None, skipped: 
     status = record.status or "unknown"
     return TaskResult(
         model=task.model_name, variant=task.variant, run_id=task.run_id, status=status,
-        exit_code=EXIT_CODES.get(status, 1), seconds=seconds,
+        exit_code=EXIT_OF_STATUS.get(status, 1), seconds=seconds,
         co2_avoided_t=record.kpis.get(f"co2_{task.co2_signal}_avoided_t"), cost=record.kpis.get("cost_total"),
         skipped=skipped)
 
@@ -297,36 +297,27 @@ def _failed(task: Task, message: str, code: int, seconds: float | None) -> TaskR
 # ---- the batch ----------------------------------------------------------------------------
 
 
-@dataclass
-class _Progress:
-    """Calls ``report(result, done, total)`` as results come in."""
-
-    total: int
-    report: Callable[[TaskResult, int, int], None] | None
-    done: int = field(default=0)
-
-    def __call__(self, result: TaskResult) -> TaskResult:
-        self.done += 1
-        if self.report is not None:
-            self.report(result, self.done, self.total)
-        return result
-
-
 def run_batch(
     tasks: Sequence[Task],
     *,
     scheduler: str | None = None,
     workers: int = 2,
-    progress: Callable[[TaskResult, int, int], None] | None = None,
+    progress: Callable[[TaskResult], None] | None = None,
 ) -> list[TaskResult]:
     """Run the tasks the store does not have as done; results in the order of ``tasks``.
 
     Skipped tasks are reported first; the others as they finish (``dask.distributed.as_completed``)
     on a dask scheduler at ``scheduler`` or, by default, a LocalCluster of ``workers`` processes
-    with one thread each. A task whose worker dies is reported failed; the others go on.
+    with one thread each; each result goes to ``progress`` as it comes. A task whose worker
+    dies is reported failed; the others go on.
     """
-    tell = _Progress(len(tasks), progress)
     results: dict[str, TaskResult] = {}
+
+    def tell(result: TaskResult) -> TaskResult:
+        if progress is not None:
+            progress(result)
+        return result
+
     todo = []
     for task in tasks:
         if _is_done(task):

@@ -15,7 +15,7 @@ from rich.console import Console, Group
 from rich.table import Table
 
 from gridopt import __version__
-from gridopt.errors import GridoptError
+from gridopt.errors import EXIT_OF_STATUS, GridoptError
 
 __all__ = ["main"]
 
@@ -84,12 +84,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     status = results.attrs["status"] + (f" ({results.attrs['incumbent']})" if "incumbent" in results.attrs else "")
     out.print(f"status {status}; stored as run {outcome.run_id}"
               + (f" and written to {args.out}" if args.out else ""))
-    return _EXIT_OF_STATUS.get(results.attrs["status"], 0)
-
-
-# Exit codes of stored runs: infeasible as posed (slack used) 3; stopped at the solver's limit with a
-# feasible, not proven optimal, solution 4 (the same code as a limit without one, which stores nothing).
-_EXIT_OF_STATUS = {"infeasible_as_posed": 3, "time_limit": 4}
+    return EXIT_OF_STATUS.get(results.attrs["status"], 0)
 
 
 _NEXT_PHASE = {"scenario": "optimizing", "optimize": "AC power flow of every step",
@@ -222,7 +217,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
     with Progress(*columns, console=err) as bar:
         bar_id = bar.add_task("batch", total=len(tasks))
 
-        def progress(result, _done: int, _total: int) -> None:
+        def progress(result) -> None:
             bar.advance(bar_id)
             note = "done before" if result.skipped else result.status
             bar.console.print(f"  {result.model}/{result.variant}: {note}", markup=False)
@@ -311,7 +306,7 @@ def cmd_dayahead(args: argparse.Namespace) -> int:
             out.print(f"  {line}", markup=False)
     out.print(f"status {attrs['status']}; stored as run {outcome.run_id}"
               + (f" and written to {args.out}" if args.out else ""))
-    return _EXIT_OF_STATUS.get(attrs["status"], 0)
+    return EXIT_OF_STATUS.get(attrs["status"], 0)
 
 
 _DAYAHEAD_ROWS = [

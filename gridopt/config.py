@@ -42,6 +42,7 @@ __all__ = [
     "builtin_models",
     "DEFAULT_MODEL",
     "with_window",
+    "describe_error",
 ]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -353,7 +354,7 @@ def load_model(model: str | Path | None = None, data_dir: str | Path | None = No
     try:
         return ModelConfig(**raw, path=path.resolve(), data_dir=resolve_data_dir(data_dir))
     except ValidationError as exc:
-        raise ConfigError(f"{path}: {_describe(exc)}") from None
+        raise ConfigError(f"{path}: {describe_error(exc)}") from None
     except TypeError as exc:  # a key shadowing path/data_dir given twice
         raise ConfigError(f"{path}: {exc}") from None
 
@@ -372,7 +373,7 @@ def with_window(config: ModelConfig, start: str | None, hours: int | None) -> Mo
     try:
         return config.model_copy(update={"time": TimeSection(**time)})
     except ValidationError as exc:
-        raise ConfigError(f"{config.path}: --start/--hours: {_describe(exc)}") from None
+        raise ConfigError(f"{config.path}: --start/--hours: {describe_error(exc)}") from None
 
 
 def _model_path(model: str | Path | None) -> Path:
@@ -392,7 +393,7 @@ def _model_path(model: str | Path | None) -> Path:
     return path
 
 
-def _describe(exc: ValidationError) -> str:
+def describe_error(exc: ValidationError) -> str:
     """One validation error as one line: key path, what was expected, the value.
 
     An unknown key is reported before anything else: next to a missing required key it is

@@ -24,7 +24,13 @@ __all__ = [
     "DataError",
     "InfeasibleError",
     "SolverError",
+    "EXIT_OF_STATUS",
 ]
+
+# Exit code of a run that was solved and stored, by its status: infeasible as posed (slack used) 3;
+# stopped at the solver's limit with a feasible, not proven optimal, solution 4 (as a limit
+# without one, which stores nothing). Statuses not listed are failures: 1.
+EXIT_OF_STATUS = {"optimal": 0, "infeasible_as_posed": 3, "time_limit": 4}
 
 
 class GridoptError(Exception):

@@ -138,7 +138,7 @@ def dayahead(
     """``gridopt dayahead``: the forecast run and, for the attribution, the same period with
     perfect foresight (``perfect``: that run alone); stores the (first) run like ``gridopt run``.
     ``progress(run, done, total, window)``; ``run`` is "forecast" or "perfect"."""
-    from gridopt.run import _check_destinations, _inputs, _save
+    from gridopt.run import _check_destinations, _save, run_inputs
 
     _check_destinations(store, out)
     issues = issue_times(start, end, where=str(config.path))
@@ -156,7 +156,7 @@ def dayahead(
     options = {"dayahead": {"from": str(issues[0].date()), "to": str(issues[-1].date()),
                             "horizon_h": horizon_h, "foresight": foresights[0],
                             "persistent": persistent}, **scenario.options.model_dump()}
-    save = {"model": config.name, "inputs": _inputs(config), "options": options,
+    save = {"model": config.name, "inputs": run_inputs(config), "options": options,
             "model_file": config.path}
     run_id = _save(results, store, out, save) if store is not None or out is not None else None
     return DayaheadOutcome(run_id, results, None if perfect else runs["perfect"], attribution)
@@ -603,27 +603,30 @@ class _EvBook:
         return out
 
     def commit(self, times: pd.DatetimeIndex, p_mw: np.ndarray) -> float:
-        """Split each node's committed charging among its plugged sessions, earliest departure
-        first (each up to its power and what it lacks); close the sessions that left. Returns the
-        energy the sessions could not take (MWh; 0 when the envelope splits exactly)."""
+        """Split each node's committed charging among its plugged sessions (each up to its power
+        and what it lacks): first what a session must take now to still finish at full power,
+        then the rest earliest departure first. Close the sessions that left. Returns the energy
+        the sessions could not take (MWh; 0 when the envelope splits exactly)."""
         step = np.timedelta64(1, "h")
         start, end = times[0].to_datetime64(), times[-1].to_datetime64() + step
         active = np.flatnonzero((self.arrival < end) & (self.departure > start) & np.isnan(self.unserved))
         order = active[np.lexsort((self.departure[active], self.node[active]))]
         col = np.searchsorted(self.nodes, self.node[order])
         first_of = np.searchsorted(col, col, side="left")  # first position of each node's group
+        p_max, departure, arrival = self.p_max[order], self.departure[order], self.arrival[order]
         gap = 0.0
         for j, t in enumerate(times.values.astype("datetime64[ns]")):
-            overlap = np.minimum(t + step, self.departure[order]) - np.maximum(t, self.arrival[order])
-            plugged = np.clip(overlap / step, 0.0, 1.0)
-            room = np.minimum(self.p_max[order] * plugged, self.energy[order] - self.delivered[order]).clip(min=0.0)
-            total = np.cumsum(room)
-            before = total - room - (total - room)[first_of]  # room of earlier sessions at the node
-            give = np.clip(p_mw[j, col] - before, 0.0, room)
+            plugged = np.clip((np.minimum(t + step, departure) - np.maximum(t, arrival)) / step, 0.0, 1.0)
+            left = (self.energy[order] - self.delivered[order]).clip(min=0.0)
+            room = np.minimum(p_max * plugged, left)
+            later = np.clip((departure - (t + step)) / step, 0.0, None)  # hours plugged in after t
+            must = np.clip(left - p_max * later, 0.0, room)
+            first = _fill(p_mw[j, col], must, first_of)
+            give = first + _fill(p_mw[j, col] - _group_sum(first, first_of), room - first, first_of)
             self.delivered[order] += give
             gap += float(p_mw[j].sum() - give.sum())
-        left = order[self.departure[order] <= end]
-        self.unserved[left] = np.maximum(self.energy[left] - self.delivered[left], 0.0)
+        left_now = order[departure <= end]
+        self.unserved[left_now] = np.maximum(self.energy[left_now] - self.delivered[left_now], 0.0)
         self.until = end
         return gap
 
@@ -653,8 +656,16 @@ class _EvBook:
         )
 
 
-@dataclass(frozen=True)
-class _Envelope:
-    p_max_mw: np.ndarray
-    e_early_mwh: np.ndarray
-    e_late_mwh: np.ndarray
+def _fill(available: np.ndarray, room: np.ndarray, first_of: np.ndarray) -> np.ndarray:
+    """Within each group (entries sharing ``first_of``, in order), fill ``room`` in turn from the
+    group's ``available`` amount (the same value on each entry of the group)."""
+    before = np.cumsum(room) - room
+    before -= before[first_of]  # room of the earlier entries of the group
+    return np.clip(available - before, 0.0, room)
+
+
+def _group_sum(values: np.ndarray, first_of: np.ndarray) -> np.ndarray:
+    """Each entry's group total of ``values``."""
+    starts = np.unique(first_of)
+    totals = np.add.reduceat(values, starts) if len(values) else values
+    return totals[np.searchsorted(starts, first_of)]

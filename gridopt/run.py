@@ -24,7 +24,7 @@ from gridopt.config import ModelConfig
 from gridopt.errors import ConfigError, GridoptError, SolverError
 from gridopt.kpis import air_quality_kpis, avoided, kpis, policy_compared
 
-__all__ = ["RunOutcome", "run_model"]
+__all__ = ["RunOutcome", "run_model", "run_inputs"]
 
 
 @dataclass(frozen=True)
@@ -90,7 +90,7 @@ def run_model(
         _raise_if_unsolved(unpoliced, config, "no-policy ")
         _annotate_policy(results, _figures(_with_signals(unpoliced, scenario), config), figures)
     _annotate(results, config, figures, base_figures, saved, phases)
-    save = {"model": config.name, "inputs": _inputs(config), "options": opts, "model_file": config.path}
+    save = {"model": config.name, "inputs": run_inputs(config), "options": opts, "model_file": config.path}
     run_id = None
     if store is not None or out is not None:
         run_id = timed("store", _save, results, store, out, save)
@@ -231,7 +231,7 @@ def _annotate(results, config, figures, base_figures, saved, phases) -> None:
     results.attrs["currency"] = config.grid.currency
 
 
-def _inputs(config: ModelConfig) -> dict[str, Path | str]:
+def run_inputs(config: ModelConfig) -> dict[str, Path | str]:
     """What the run read, for the manifest's hashes: data files by content, the network by name."""
     inputs: dict[str, Path | str] = {"network": config.network.source}
     for name, spec in config.series.items():

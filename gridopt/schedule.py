@@ -61,6 +61,8 @@ __all__ = [
     "run_job",
     "make_scheduler",
     "serve",
+    "next_runs",
+    "fill_placeholders",
     "job_log_path",
     "KINDS",
     "MISFIRE_GRACE_S",

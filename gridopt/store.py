@@ -41,7 +41,7 @@ import xarray as xr
 
 from gridopt.errors import DataError
 
-__all__ = ["Store", "RunRecord", "RepairReport", "hash_file", "versions"]
+__all__ = ["Store", "RunRecord", "RepairReport", "hash_file", "input_hashes", "versions"]
 
 RESULTS_FILE = "results.nc"
 MANIFEST_FILE = "manifest.json"
@@ -176,7 +176,7 @@ class Store:
         final = self.runs_dir / run_id
         if not overwrite and (final.exists() or self._row(run_id) is not None):
             raise DataError(f"run {run_id!r} already exists in {self.root} (pass overwrite=True)")
-        hashes = _input_hashes(inputs, model_file)
+        hashes = input_hashes(inputs, model_file)
         manifest = _manifest(results, run_id, model, model_file, hashes, options)
         self.runs_dir.mkdir(parents=True, exist_ok=True)
         tmp = self.runs_dir / f"{TMP_PREFIX}{run_id}-{os.getpid()}"
@@ -428,7 +428,7 @@ def _checked_id(run_id: str) -> str:
     return run_id
 
 
-def _input_hashes(inputs: Mapping[str, Path | bytes | str], model_file: Path | str | None) -> dict:
+def input_hashes(inputs: Mapping[str, Path | bytes | str], model_file: Path | str | None) -> dict:
     hashes = {}
     for name, value in inputs.items():
         if isinstance(value, Path):

@@ -5,6 +5,10 @@ is killed while it optimizes and another while the store writes its results fold
 must stay readable (``list`` works, no half-written run is visible, nothing under the ``--out``
 name) and two runs started together afterwards must both land. Each batch runs its two
 processes side by side, so the file takes about two run times (~40 s on two idle cores).
+
+``gridopt batch`` (three carbon-price variants on its own LocalCluster) is killed as soon as its
+first run lands: its workers must exit with it, every listed run must open, and a rerun must
+complete the others (~40 s more).
 """
 
 from __future__ import annotations

@@ -135,7 +135,7 @@ def _open_file(path: Path) -> tuple[xr.Dataset, list[Path]]:
 
 def _open_model(target: str, data_dir, issue_time, horizon_h: int, history_days: int) -> _Target:
     from gridopt.config import load_model
-    from gridopt.run import _inputs
+    from gridopt.run import run_inputs
 
     config = load_model(target, data_dir)
     issue = parse_issue_time(issue_time, where=str(config.path))
@@ -149,7 +149,7 @@ def _open_model(target: str, data_dir, issue_time, horizon_h: int, history_days:
             ds = _load_history(config, net, name, spec, start, end)
             if ds is not None:
                 sources.append((name, ds))
-    return _Target(f"model {config.name}", config.name, sources, _inputs(config), config.path)
+    return _Target(f"model {config.name}", config.name, sources, run_inputs(config), config.path)
 
 
 def _network(config):
