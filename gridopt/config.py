@@ -67,6 +67,17 @@ class _Strict(BaseModel):
 class NetworkSection(_Strict):
     source: str = Field(description="pandapower:<name>, simbench:<code>, or a .json/.m/.mat path")
     formulation: Literal["auto", "dc", "lindistflow"] = "auto"
+    # Per-bus voltage limits [min, max] in pu replacing the network's own (min_vm_pu, max_vm_pu),
+    # keyed by bus index or name: for the odd bus whose limits a data set got wrong.
+    vm_limits_pu: dict[str, Annotated[list[Positive], Field(min_length=2, max_length=2)]] = {}
+
+    @field_validator("vm_limits_pu")
+    @classmethod
+    def _ordered(cls, limits: dict[str, list[float]]) -> dict[str, list[float]]:
+        for bus, (low, high) in limits.items():
+            if low >= high:
+                raise ValueError(f"bus {bus}: min must be below max (got [{low}, {high}])")
+        return limits
 
 
 class TimeSection(_Strict):

@@ -37,7 +37,7 @@ from pandapower.auxiliary import pandapowerNet
 
 from gridopt.errors import NetworkError
 
-__all__ = ["load_network", "check_network", "network_summary", "is_radial"]
+__all__ = ["load_network", "check_network", "set_vm_limits", "network_summary", "is_radial"]
 
 log = logging.getLogger(__name__)
 
@@ -284,6 +284,23 @@ def _check_supplied(net: pandapowerNet, where: str) -> None:
             f"{where}: {len(holding)} in-service bus(es) with load or generation are not "
             f"connected to a slack: {_bus_list(net, sorted(holding))}"
         )
+
+
+def set_vm_limits(net: pandapowerNet, limits: dict[str, list[float]], *, where: str) -> None:
+    """Replace the voltage limits (pu) of the buses named in ``limits`` (key: index or name)."""
+    for key, (low, high) in limits.items():
+        bus = _bus_by_key(net, key, where)
+        net.bus.loc[bus, ["min_vm_pu", "max_vm_pu"]] = [low, high]
+
+
+def _bus_by_key(net: pandapowerNet, key: str, where: str) -> int:
+    if key.isdigit() and int(key) in net.bus.index:
+        return int(key)
+    named = net.bus.index[net.bus["name"] == key]
+    if len(named) == 1:
+        return int(named[0])
+    found = "names more than one bus" if len(named) > 1 else "is neither a bus index nor a bus name"
+    raise NetworkError(f"{where}: {key!r} {found} of the network")
 
 
 def _bus_list(net: pandapowerNet, buses: list[int]) -> str:

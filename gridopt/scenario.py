@@ -46,12 +46,13 @@ def time_index(config: ModelConfig) -> pd.DatetimeIndex:
 
 def build_scenario(config: ModelConfig, progress: Callable[[str], None] | None = None) -> Scenario:
     """Load network and series, add the assets, and check that everything fits together."""
-    from gridopt.network import check_network, load_network
+    from gridopt.network import check_network, load_network, set_vm_limits
 
     say = progress or (lambda _msg: None)
     base_dir = config.path.parent if config.path else None
     say(f"network {config.network.source}")
     net = load_network(config.network.source, base_dir=base_dir)
+    set_vm_limits(net, config.network.vm_limits_pu, where=f"{config.path}: network.vm_limits_pu")
     check_network(net)
     times = time_index(config)
     ctx = SourceContext(config, net, times[0].to_pydatetime(), config.time.end_utc)

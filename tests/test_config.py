@@ -128,3 +128,24 @@ def test_shipped_models_validate(name, shared_data):
     for spec in config.series.values():
         if spec.path:
             assert config.resolve(spec.path).exists()
+
+
+def test_bus_voltage_limits_can_be_overridden_by_index_or_name(tmp_path):
+    from gridopt.scenario import build_scenario
+
+    text = MINIMAL.replace('source = "pandapower:case9"', 'source = "pandapower:case9"\nvm_limits_pu = { "4" = [0.92, 1.08] }')
+    text += '[series.carbon]\nloader = "simbench_carbon"\n'
+    net = build_scenario(load_model(write(tmp_path, text))).net
+    assert net.bus.loc[4, ["min_vm_pu", "max_vm_pu"]].tolist() == [0.92, 1.08]
+    assert net.bus.loc[3, "max_vm_pu"] == 1.1  # case9's own
+
+
+def test_bad_bus_voltage_limits_name_the_bus(tmp_path):
+    from gridopt.errors import NetworkError
+    from gridopt.scenario import build_scenario
+
+    inverted = MINIMAL.replace('"pandapower:case9"', '"pandapower:case9"\nvm_limits_pu = { "4" = [1.1, 0.9] }')
+    assert "network.vm_limits_pu: bus 4: min must be below max (got [1.1, 0.9])" in error_of(write(tmp_path, inverted))
+    unknown = MINIMAL.replace('"pandapower:case9"', '"pandapower:case9"\nvm_limits_pu = { "Bus 99" = [0.9, 1.1] }')
+    with pytest.raises(NetworkError, match="network.vm_limits_pu: 'Bus 99' is neither a bus index nor a bus name"):
+        build_scenario(load_model(write(tmp_path, unknown, "u.toml")))
