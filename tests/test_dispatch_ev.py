@@ -21,6 +21,21 @@ def _session(sid, bus, arrival, departure, energy, p_max=0.011):
                 energy_mwh=energy, p_max_mw=p_max)
 
 
+
+def test_envelope_power_is_capped_by_what_the_plugged_sessions_still_need():
+    # Hours priced 100, 10, 50; cars 'a' (0.001 MWh) and 'b' (0.022 MWh) plugged 00:00-03:00 at up
+    # to 0.011 MW each. No car takes more in an hour than it needs, so the envelope allows
+    # 0.001 + 0.011 = 0.012 MW an hour, not 0.022: the cheap hour takes 0.012 and hour 2 the
+    # remaining 0.011, as the cars themselves would (without the cap the envelope would buy
+    # 0.022 in hour 1, which no split between the two cars can take).
+    net = two_buses()
+    pp.create_load(net, 1, p_mw=1)
+    ev = ev_sessions([_session("a", 1, "00:00", "03:00", 0.001), _session("b", 1, "00:00", "03:00", 0.022)])
+    envelope = optimize(net, series(3, [100, 10, 50]), ev, network="dc", ev_formulation="aggregate")
+    np.testing.assert_allclose(envelope.ev_p_mw.sel(ev_bus=1), [0, 0.012, 0.011], atol=1e-9)
+    per_session = optimize(net, series(3, [100, 10, 50]), ev, network="dc")
+    assert envelope.attrs["objective"] == pytest.approx(per_session.attrs["objective"], rel=1e-12)
+
 def test_envelope_equals_per_session_optimum_where_it_is_exact():
     # Exact cases (see gridopt.dispatch.ev): bus 1 has three identical sessions, bus 0 a single one.
     # Both formulations then describe the same feasible aggregate, hence the same optimum.

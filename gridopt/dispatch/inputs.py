@@ -857,7 +857,7 @@ def _aggregate(s: _Sessions, n_time: int, dt_h: float) -> EvAggregates:
         index=np.array([bus_of_node[n] for n in nodes]),
         node=nodes,
         label=[f"EV aggregate at bus {bus_of_node[n]}" for n in nodes],
-        p_max_mw=per_node(s.p_max_mw[s.session] * s.plugged),
+        p_max_mw=per_node(np.minimum(cap, e) / dt_h),  # no session takes more than it needs in a step
         e_early_mwh=per_node(np.minimum(taken, e), energy),
         e_late_mwh=per_node(np.clip(e - (total[s.session] - taken), 0, None), energy),
         shortfall_mwh=np.bincount(k_of, weights=s.energy_mwh - energy, minlength=n_k),
