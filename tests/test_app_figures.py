@@ -86,6 +86,14 @@ def test_dispatch_stack_energies_match_the_kpis(default):
     assert {t.stackgroup for t in fig.data} == {"supply", "demand"}
 
 
+def test_dispatch_stack_of_a_dayahead_run_with_ev_charging_per_bus(runs):
+    dayahead = runs[0].open(runs[1]["urban_mvlv"])
+    assert dayahead.sizes["time"] == 48 and dayahead["ev_p_mw"].dims == ("time", "ev_bus")
+    fig = figures.dispatch_stack(dayahead)
+    np.testing.assert_allclose(-trace(fig, "EV charging").y, dayahead["ev_p_mw"].sum("ev_bus").values)
+    assert -trace(fig, "EV charging").y.sum() == pytest.approx(dayahead.attrs["kpi_ev_energy_served_mwh"])
+
+
 def test_ev_by_bus_sums_the_sessions_of_each_bus(default):
     fig = figures.ev_by_bus(default)
     buses = sorted(set(default["ev_bus"].values.tolist()))
@@ -222,6 +230,7 @@ def test_every_page_builds_and_damage_is_a_data_error(runs):
     for name in ("overview", "carbon", "air-quality", "ev-storage", "network", "compare", "runs",
                  "export"):
         assert page(data, Route(name, ids["beijing"], ids["default"]))
+        assert page(data, Route(name, ids["urban_mvlv"], ids["caltech"]))
     for role in ("corrupt", "missing"):
         with pytest.raises(DataError, match=f"run {ids[role]}: results file is missing"):
             page(data, Route("carbon", ids[role]))

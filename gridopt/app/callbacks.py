@@ -1,11 +1,13 @@
 """Callbacks: thin glue from the URL and the controls to ``layout`` builders and ``data``.
 
 A :class:`~gridopt.errors.DataError` (invalid or unknown run id, missing or corrupt files) is
-rendered as a message on the page; nothing else is caught, so a bug fails loudly in the
-server log instead of leaving a silently stale page.
+rendered as a message on the page. A bug in a page is too, as one line naming the error, with
+its traceback in the server log: the user never sees a traceback nor a silently stale page.
 """
 
 from __future__ import annotations
+
+import logging
 
 import dash
 from dash import Input, Output, State, dcc, no_update
@@ -15,6 +17,8 @@ from gridopt.app.data import AppData
 from gridopt.errors import DataError
 
 __all__ = ["register"]
+
+log = logging.getLogger(__name__)
 
 
 def register(app: dash.Dash, data: AppData) -> None:
@@ -39,6 +43,11 @@ def register(app: dash.Dash, data: AppData) -> None:
             body = layout.page(data, route)
         except DataError as exc:
             options, body = no_update, [layout.message(str(exc), "error")]
+        except Exception as exc:  # a bug: say so on the page, the traceback goes to the server log
+            log.exception("page %s of run %s", pathname, route.run)
+            options, body = no_update, [layout.message(
+                f"This page could not be drawn ({type(exc).__name__}: {exc}); the server log has the details.",
+                "error")]
         return (layout.nav(route), options, route.run, options, route.other,
                 layout.other_box_style(route), body)
 

@@ -70,11 +70,12 @@ def _per_hour(ds: xr.Dataset, var: xr.DataArray) -> np.ndarray:
     return var.values / float(ds.attrs.get("time_step_h", 1.0))
 
 
-def _total(ds: xr.Dataset, name: str, dim: str) -> xr.DataArray:
-    """``ds[name]`` summed over its element dimension (zeros when the run has no such element)."""
+def _total(ds: xr.Dataset, name: str) -> xr.DataArray:
+    """``ds[name]`` summed over its element dimension, whichever it is (``ev_p_mw`` is per session
+    or per EV bus); zeros when the run has no such element."""
     if name not in ds.data_vars:
         return xr.zeros_like(ds["time"], dtype=float)
-    return ds[name].sum(dim)
+    return ds[name].sum([dim for dim in ds[name].dims if dim != "time"])
 
 
 def co2_trend(ds: xr.Dataset) -> go.Figure:
@@ -128,16 +129,16 @@ def dispatch_stack(ds: xr.Dataset) -> go.Figure:
     Supply: grid import (net import where positive), thermal units (``gen``), renewables
     (``sgen``), battery discharge. Demand: EV charging, battery charging, export.
     """
-    net_import = _total(ds, "ext_grid_import_mw", "ext_grid")
+    net_import = _total(ds, "ext_grid_import_mw")
     supply = {
         "grid import": net_import.clip(min=0),
-        "thermal": _total(ds, "gen_p_mw", "gen"),
-        "renewable": _total(ds, "sgen_p_mw", "sgen"),
-        "battery discharge": _total(ds, "storage_discharge_mw", "storage"),
+        "thermal": _total(ds, "gen_p_mw"),
+        "renewable": _total(ds, "sgen_p_mw"),
+        "battery discharge": _total(ds, "storage_discharge_mw"),
     }
     demand = {
-        "EV charging": _total(ds, "ev_p_mw", "session"),
-        "battery charge": _total(ds, "storage_charge_mw", "storage"),
+        "EV charging": _total(ds, "ev_p_mw"),
+        "battery charge": _total(ds, "storage_charge_mw"),
         "export": (-net_import).clip(min=0),
     }
     fig = _figure("Dispatch by technology", ds)
@@ -393,10 +394,10 @@ def _hours(ds: xr.Dataset) -> np.ndarray:
 def compare_overlay(a: xr.Dataset, b: xr.Dataset, label_a: str, label_b: str) -> go.Figure:
     """Two runs overlaid on hours from each run's start: grid import (MW), CO2 rate at the
     marginal signal (t/h), renewable output (MW) and stored energy (MWh)."""
-    rows = (("net grid import, MW", lambda d: _total(d, "ext_grid_import_mw", "ext_grid").values),
+    rows = (("net grid import, MW", lambda d: _total(d, "ext_grid_import_mw").values),
             ("CO2 (marginal signal + local), t/h", _co2_rate),
-            ("renewable output, MW", lambda d: _total(d, "sgen_p_mw", "sgen").values),
-            ("battery energy, MWh", lambda d: _total(d, "storage_soc_mwh", "storage").values))
+            ("renewable output, MW", lambda d: _total(d, "sgen_p_mw").values),
+            ("battery energy, MWh", lambda d: _total(d, "storage_soc_mwh").values))
     fig = make_subplots(rows=len(rows), cols=1, shared_xaxes=True, vertical_spacing=0.06,
                         subplot_titles=[r[0] for r in rows])
     for i, (_, get) in enumerate(rows, start=1):
