@@ -1,4 +1,7 @@
-"""Helpers for checking gridopt against other tools: a PyPSA twin of a dispatch problem.
+"""Helpers for checking gridopt's results: ``assert_results_close`` and a PyPSA twin.
+
+``assert_results_close(actual, expected)`` compares two results datasets by meaning, not layout:
+status, objective, key figures and decision variables, aligned by their coordinate labels.
 
 ``pypsa_twin(data)`` poses the dispatch of a ``DispatchData`` (``gridopt.dispatch.inputs.prepare``,
 or ``problem.data`` of a built problem) in PyPSA, element by element, with PyPSA's own components
@@ -33,11 +36,63 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import xarray as xr
 
 from gridopt.dispatch.inputs import DispatchData, EvAggregates
 from gridopt.errors import ConfigError
 
-__all__ = ["pypsa_twin"]
+__all__ = ["assert_results_close", "pypsa_twin"]
+
+_COMPARED_ATTRS = ("status", "network_formulation")
+
+
+def assert_results_close(actual: xr.Dataset, expected: xr.Dataset, *, rtol: float = 1e-6,
+                         atol: float = 1e-6, variables: list[str] | None = None) -> None:
+    """Assert that two results datasets say the same, or raise ``AssertionError`` naming where not.
+
+    Compared: ``status`` and ``network_formulation``; ``objective`` and every ``kpi_*`` attribute
+    both hold, to ``rtol``; and data variables (``variables``, or every one both hold) element by
+    element, to ``atol + rtol·|expected|``, after aligning by coordinate labels, so the order of
+    elements and of dimensions does not matter. Timings, versions and other attributes are not
+    compared. An LP with several optimal dispatches can pass on objective and fail on variables:
+    name the variables that are unique (e.g. prices of a non-degenerate case) in ``variables``.
+    """
+    for name in _COMPARED_ATTRS:
+        if actual.attrs.get(name) != expected.attrs.get(name):
+            raise AssertionError(f"{name}: {actual.attrs.get(name)!r} != {expected.attrs.get(name)!r}")
+    figures = [k for k in expected.attrs if k == "objective" or k.startswith("kpi_")]
+    for name in (k for k in figures if k in actual.attrs):
+        a, e = float(actual.attrs[name]), float(expected.attrs[name])
+        if not np.isclose(a, e, rtol=rtol, atol=0.0, equal_nan=True):
+            raise AssertionError(f"{name}: {a!r} != {e!r} (rtol {rtol:g})")
+    names = variables if variables is not None else [v for v in expected.data_vars if v in actual.data_vars]
+    for name in names:
+        if name not in actual or name not in expected:
+            raise AssertionError(f"{name}: not in {'actual' if name not in actual else 'expected'}")
+        _assert_variable_close(name, actual[name], expected[name], rtol, atol)
+
+
+def _assert_variable_close(name: str, actual: xr.DataArray, expected: xr.DataArray,
+                           rtol: float, atol: float) -> None:
+    if set(actual.dims) != set(expected.dims):
+        raise AssertionError(f"{name}: dimensions {actual.dims} != {expected.dims}")
+    for dim in expected.dims:
+        if dim in expected.indexes and set(actual[dim].values) != set(expected[dim].values):
+            raise AssertionError(f"{name}: coordinates along {dim!r} differ")
+        if actual.sizes[dim] != expected.sizes[dim]:
+            raise AssertionError(f"{name}: {actual.sizes[dim]} != {expected.sizes[dim]} along {dim!r}")
+    labelled = {dim: expected[dim].values for dim in expected.dims if dim in expected.indexes}
+    a, e = actual.sel(labelled).transpose(*expected.dims).values, expected.values
+    if np.issubdtype(e.dtype, np.number):
+        bad = ~np.isclose(a, e, rtol=rtol, atol=atol, equal_nan=True)
+    else:
+        bad = np.asarray(a != e)
+    if bad.any():
+        first = tuple(np.argwhere(bad)[0]) if bad.ndim else ()
+        where = ", ".join(f"{d}={expected[d].values[i]}" for d, i in zip(expected.dims, first))
+        got, want = (v.item() if hasattr(v, "item") else v for v in (a[first], e[first]))
+        raise AssertionError(f"{name}: {int(bad.sum())} of {bad.size} values differ; first at {where}: "
+                             f"{got!r} != {want!r}")
 
 _NO_RATING_MVA = 1e7  # s_nom of a branch without a rating (PyPSA needs a finite one)
 
