@@ -17,6 +17,7 @@ to 2016-12-30.
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -36,6 +37,7 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--horizon", type=int, default=36)
     args = parser.parse_args()
+    print(f"started {time.strftime('%H:%M UTC', time.gmtime())}, load average {os.getloadavg()[0]:.2f}")
     config = load_model(args.model)
     first = pd.Timestamp(args.start)
     issues = issue_times(first, first + pd.Timedelta(days=args.days - 1), where="benchmark")
@@ -58,6 +60,7 @@ def main() -> None:
         run_id = Store(folder).save(a, model=config.name)
         size = (Path(folder) / "runs" / run_id / "results.nc").stat().st_size
         print(f"stored the persistent run: {size / 1e6:.1f} MB NetCDF, {time.perf_counter() - tick:.1f} s")
+    print(f"ended {time.strftime('%H:%M UTC', time.gmtime())}, load average {os.getloadavg()[0]:.2f}")
 
 
 def _row(mode: str, attrs: dict, wall: float) -> dict:
@@ -73,9 +76,10 @@ def _row(mode: str, attrs: dict, wall: float) -> dict:
 
 def _print(rows: list[dict], windows: int, horizon: int) -> None:
     print(f"\n{windows} daily windows, {horizon} h look-ahead, 24 h committed, perfect foresight")
-    print(" | ".join(rows[0]))
+    print("| " + " | ".join(rows[0]) + " |")
+    print("|" + "---|" * len(rows[0]))
     for row in rows:
-        print(" | ".join(v if isinstance(v, str) else f"{v:.3f}" for v in row.values()))
+        print("| " + " | ".join(v if isinstance(v, str) else f"{v:.3f}" for v in row.values()) + " |")
     p, r = rows
     print(f"overhead ratio rebuild/persistent: median {r['median overhead ms'] / p['median overhead ms']:.2f}x, "
           f"sum {r['Σ overhead s'] / p['Σ overhead s']:.2f}x (target >= 3)")

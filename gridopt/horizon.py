@@ -20,13 +20,18 @@ over the buses of all the run's sessions, so every window of one length is the s
 plans the sessions plugged in during it, with their remaining energy; the committed per-bus
 charging is split among the plugged sessions earliest departure first, and what a session still
 lacks when it leaves is unserved (``ev_unmet_mwh``). Sessions still plugged in at the end are
-reported as pending. V2G and a CO2 cap (a budget for the whole period) are refused.
+reported as pending. V2G, a CO2 cap (a budget for the whole period) and air-quality caps (rows
+in episode hours only, so each window's LP would have other rows) are refused.
 
 **Persistent** (default): one LP per window length is built and handed to HiGHS once; each window
 then changes only bounds, costs and row bounds in the live ``highspy.Highs`` (load, availability,
 shedding limits, prices and CO2 intensities, the EV envelope, the initial-SOC rows, the thermal
-units' first step), and HiGHS starts from the previous window's basis. ``persistent=False``
-rebuilds (``gridopt.dispatch.build`` + hand-off) every window.
+units' first step; only the entries that differ from the previous window's), and HiGHS starts
+from the previous window's basis. The lazy slacks (``gridopt.solve.run_highs``) stay held from
+window to window and are released only for a window whose optimum needs one. Each window reads
+the solution once and keeps the raw arrays of its committed hours; the results dataset is built
+once, from all of them. ``persistent=False`` rebuilds (``gridopt.dispatch.build`` + hand-off)
+every window.
 
 Results: the committed hours stitched into one dataset laid out as a normal run's
 (:func:`gridopt.solve.results_dataset`), holding the settled outcome; branch flows, voltages and
@@ -204,18 +209,21 @@ def load_scenario(config: ModelConfig, issues: pd.DatetimeIndex, horizon_h: int,
                    if foresight == "forecast" else "")
         raise DataError(f"dayahead needs the series from {first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} "
                         f"UTC{history}: {exc}") from None
-    _check_supported(config, scenario)
     return scenario
 
 
-def _check_supported(config: ModelConfig, scenario) -> None:
+def _check_supported(scenario) -> None:
+    where = scenario.config.path if scenario.config is not None else f"model {scenario.name!r}"
     if scenario.options.co2_cap_t is not None:
-        raise ConfigError(f"{config.path}: policy co2_cap_t is a budget for the whole period; "
+        raise ConfigError(f"{where}: policy co2_cap_t is a budget for the whole period; "
                           "dayahead cannot split it into windows (remove it)")
     sessions = scenario.ev_sessions
     if sessions is not None and "ev_v2g" in sessions and bool(sessions.ev_v2g.any()):
-        raise ConfigError(f"{config.path}: assets.ev.v2g must be false for dayahead "
+        raise ConfigError(f"{where}: assets.ev.v2g must be false for dayahead "
                           "(the per-bus EV envelope it uses has no V2G)")
+    if "aq_cap_kg_per_h" in scenario.series:
+        raise ConfigError(f"{where}: policy.air_quality.mode \"cap\" is not supported by dayahead "
+                          "(its caps hold in episode hours only, so each window's LP has other rows); use \"price\"")
 
 
 # ---------------------------------------------------------------- the roll
@@ -236,6 +244,7 @@ def roll(
 
     if not 1 <= commit_h <= horizon_h:
         raise ConfigError(f"commit_h must be 1 to horizon_h = {horizon_h} hours (got {commit_h})")
+    _check_supported(scenario)
     options = scenario.options.model_copy(update={"ev_formulation": "aggregate"})
     actual = prepare(scenario.net, scenario.series, options)
     if actual.dt_h != 1.0:
@@ -335,20 +344,19 @@ class _Roller:
 
     def _commit(self, problem, i0: int, hours: int) -> None:
         """Read the committed hours of the plan, settle them, and carry the state."""
+        from gridopt.solve import read_solution
+
         plan = problem.data
-        solution = problem.highs.getSolution()
-        x = np.asarray(solution.col_value)
+        x, duals = read_solution(problem)
         n_time = plan.n_time
-        kept = {name: block.values(x)[:hours] for name, block in problem.columns.items()
+        kept = {name: block.values(x)[:hours].copy() for name, block in problem.columns.items()
                 if len(block.shape) == 2 and block.shape[0] == n_time and not name.startswith("ev.")}
         balance = problem.rows["balance"]
-        duals = np.asarray(solution.row_dual)[balance.start : balance.start + balance.size]
-        kept["price"] = duals.reshape(balance.shape)[:hours] / plan.dt_h
+        kept["price"] = duals[balance.start : balance.start + balance.size].reshape(balance.shape)[:hours] / plan.dt_h
         if self.ev is not None:
             kept["ev.p"] = self.ev.per_bus(problem, x, hours, plan)
             kept["ev_gap"] = self.ev.commit(plan.time[:hours], kept["ev.p"])
-        actual = _slice(self.actual, i0, i0 + hours)
-        kept.update(_settle(kept, plan, actual, hours, self.foresight == "forecast"))
+        kept.update(_settle(kept, plan, self.actual, i0, hours, self.foresight == "forecast"))
         if len(plan.storage):
             self.state.soc_mwh = kept["storage.soc"][-1].copy()
         self.state.gen_mw = kept["gen.p"][-1].copy() if len(plan.gen) else None
@@ -461,40 +469,21 @@ def _update(problem, data) -> None:
     from gridopt.dispatch.objective import constant_terms, cost_terms
 
     problem.data = data
-    _set_rows(problem, "balance", data.load_p_mw, data.load_p_mw)
+    problem.set_row_bounds("balance", data.load_p_mw, data.load_p_mw)
     if "balance_q" in problem.rows:
-        _set_rows(problem, "balance_q", data.load_q_mvar, data.load_q_mvar)
-    _set_cols(problem, "shed.p", 0.0, np.maximum(data.load_p_mw, 0.0))
+        problem.set_row_bounds("balance_q", data.load_q_mvar, data.load_q_mvar)
+    problem.set_col_bounds("shed.p", 0.0, np.maximum(data.load_p_mw, 0.0))
     if len(data.sgen):
-        _set_cols(problem, "sgen.p", 0.0, data.sgen.p_avail_mw)
+        problem.set_col_bounds("sgen.p", 0.0, data.sgen.p_avail_mw)
     for name, terms in cost_terms(data).items():
         block = problem.columns.get(name)
-        if block is None or not block.size:
-            continue
-        cost = sum(np.broadcast_to(c, block.shape) for c in terms.values()).astype(float)
-        if not np.array_equal(cost.ravel(), block.cost):
-            problem.set_col_costs(name, cost)
+        if block is not None and block.size:
+            problem.set_col_costs(name, sum(np.broadcast_to(c, block.shape) for c in terms.values()))
     problem.highs.changeObjectiveOffset(float(sum(constant_terms(data).values())))
     if data.ev is not None:
-        _set_cols(problem, "ev.p", 0.0, data.ev.p_max_mw)
-        _set_cols(problem, "ev.e", 0.0, data.ev.e_early_mwh)
-        _set_rows(problem, "ev.latest", data.ev.e_late_mwh, np.inf)
-
-
-def _set_cols(problem, name: str, lb, ub) -> None:
-    """``set_col_bounds`` when the bounds differ from the block's (HiGHS calls cost ~0.1 µs/entry)."""
-    block = problem.columns[name]
-    lb, ub = (np.broadcast_to(np.asarray(v, float), block.shape).ravel() for v in (lb, ub))
-    if not (np.array_equal(lb, block.lb) and np.array_equal(ub, block.ub)):
-        problem.set_col_bounds(name, lb.reshape(block.shape), ub.reshape(block.shape))
-
-
-def _set_rows(problem, name: str, lower, upper) -> None:
-    """``set_row_bounds`` when the bounds differ from the block's."""
-    block = problem.rows[name]
-    lower, upper = (np.broadcast_to(np.asarray(v, float), block.shape).ravel() for v in (lower, upper))
-    if not (np.array_equal(lower, block.lower) and np.array_equal(upper, block.upper)):
-        problem.set_row_bounds(name, lower.reshape(block.shape), upper.reshape(block.shape))
+        problem.set_col_bounds("ev.p", 0.0, data.ev.p_max_mw)
+        problem.set_col_bounds("ev.e", 0.0, data.ev.e_early_mwh)
+        problem.set_row_bounds("ev.latest", data.ev.e_late_mwh, np.inf)
 
 
 def _apply_state(problem, state: _State) -> None:
@@ -504,7 +493,7 @@ def _apply_state(problem, state: _State) -> None:
     st = data.storage
     if len(st):
         first = st.keep_per_step * state.soc_mwh
-        _set_rows(problem, "storage.energy_first", first, first)
+        problem.set_row_bounds("storage.energy_first", first, first)
     if state.gen_mw is None or not len(data.gen):
         return
     gen = data.gen
@@ -512,15 +501,17 @@ def _apply_state(problem, state: _State) -> None:
     upper = np.broadcast_to(gen.p_max_mw, (data.n_time, len(gen))).copy()
     lower[0] = np.maximum(gen.p_min_mw, state.gen_mw - gen.ramp_down_mw_per_h * data.dt_h)
     upper[0] = np.minimum(gen.p_max_mw, state.gen_mw + gen.ramp_up_mw_per_h * data.dt_h)
-    _set_cols(problem, "gen.p", lower, upper)
+    problem.set_col_bounds("gen.p", lower, upper)
 
 
-def _settle(kept: dict, plan, actual, hours: int, forecast: bool) -> dict[str, np.ndarray]:
-    """The committed hours on the actual series: renewables at their actual availability (capped
-    at the planned output where the plan curtailed), the first external grid absorbing the rest."""
+def _settle(kept: dict, plan, actual, i0: int, hours: int, forecast: bool) -> dict[str, np.ndarray]:
+    """The committed hours (steps ``i0 ..`` of ``actual``) on the actual series: renewables at
+    their actual availability (capped at the planned output where the plan curtailed), the first
+    external grid absorbing the rest."""
     planned_ext = kept["ext_grid.p"].copy()
     if not forecast:  # the plan's inputs were the actual ones
         return {"ext_grid.planned": planned_ext, "imbalance": np.zeros(hours)}
+    actual = _slice(actual, i0, i0 + hours)
     planned_sgen = kept["sgen.p"]
     curtailed = plan.sgen.p_avail_mw[:hours] - planned_sgen > _TOL
     sgen = np.where(curtailed, np.minimum(actual.sgen.p_avail_mw, planned_sgen), actual.sgen.p_avail_mw)
@@ -538,6 +529,8 @@ class _EvBook:
     """Every session of the run and the energy each has received so far (MWh)."""
 
     sessions: xr.Dataset
+    ids: pd.Index  # (S,) the sessions' labels
+    bus: np.ndarray  # (S,) pandapower bus of each session
     node: np.ndarray  # (S,) node of each session
     arrival: np.ndarray  # (S,) datetime64[ns]
     departure: np.ndarray
@@ -560,9 +553,10 @@ class _EvBook:
             return None
         net = actual.network
         node_of = dict(zip(net.bus.tolist(), net.node_of_bus.tolist()))
-        node = np.array([node_of[b] for b in sessions.ev_bus.values.astype(int)])
+        bus = sessions.ev_bus.values.astype(int)
+        node = np.array([node_of[b] for b in bus])
         n = len(node)
-        return cls(sessions=sessions, node=node,
+        return cls(sessions=sessions, ids=sessions.indexes["session"], bus=bus, node=node,
                    arrival=sessions.ev_arrival_time.values.astype("datetime64[ns]"),
                    departure=sessions.ev_departure_time.values.astype("datetime64[ns]"),
                    energy=sessions.ev_energy_mwh.values.astype(float),
@@ -576,7 +570,10 @@ class _EvBook:
         left = self.energy - self.delivered
         active = np.flatnonzero((self.arrival < end) & (self.departure > time[0].to_datetime64())
                                 & (left > _TOL) & np.isnan(self.unserved))
-        return self.sessions.isel(session=active).assign(ev_energy_mwh=("session", left[active]))
+        per_session = {"ev_bus": self.bus, "ev_arrival_time": self.arrival, "ev_departure_time": self.departure,
+                       "ev_energy_mwh": left, "ev_p_max_mw": self.p_max}
+        return xr.Dataset({name: ("session", v[active]) for name, v in per_session.items()},
+                          coords={"session": self.ids[active]})
 
     def envelope(self, time: pd.DatetimeIndex, sessions: xr.Dataset):
         """The per-node envelope of ``sessions`` over every EV node (zero where none is plugged)."""
@@ -613,18 +610,23 @@ class _EvBook:
         order = active[np.lexsort((self.departure[active], self.node[active]))]
         col = np.searchsorted(self.nodes, self.node[order])
         first_of = np.searchsorted(col, col, side="left")  # first position of each node's group
+        starts = np.unique(first_of)
+        group = np.searchsorted(starts, first_of)  # each entry's group
         p_max, departure, arrival = self.p_max[order], self.departure[order], self.arrival[order]
-        gap = 0.0
-        for j, t in enumerate(times.values.astype("datetime64[ns]")):
-            plugged = np.clip((np.minimum(t + step, departure) - np.maximum(t, arrival)) / step, 0.0, 1.0)
-            left = (self.energy[order] - self.delivered[order]).clip(min=0.0)
-            room = np.minimum(p_max * plugged, left)
-            later = np.clip((departure - (t + step)) / step, 0.0, None)  # hours plugged in after t
-            must = np.clip(left - p_max * later, 0.0, room)
-            first = _fill(p_mw[j, col], must, first_of)
-            give = first + _fill(p_mw[j, col] - _group_sum(first, first_of), room - first, first_of)
-            self.delivered[order] += give
-            gap += float(p_mw[j].sum() - give.sum())
+        t = times.values.astype("datetime64[ns]")[:, None]  # (hours, 1) against (sessions,)
+        reach = p_max * np.clip((np.minimum(t + step, departure) - np.maximum(t, arrival)) / step, 0.0, 1.0)
+        later = p_max * np.clip((departure - (t + step)) / step, 0.0, None)  # MWh it can take after t
+        offered = p_mw[:, col]
+        lacks = self.energy[order] - self.delivered[order]
+        got = np.zeros(len(order))
+        for j in np.flatnonzero(offered.max(axis=1) > 0.0) if len(order) else ():  # else nothing to give
+            left = (lacks - got).clip(min=0.0)
+            room = np.minimum(reach[j], left)
+            must = np.clip(left - later[j], 0.0, room)
+            first = _fill(offered[j], must, first_of)
+            got += first + _fill(offered[j] - np.add.reduceat(first, starts)[group], room - first, first_of)
+        self.delivered[order] += got
+        gap = float(p_mw.sum() - got.sum())
         left_now = order[departure <= end]
         self.unserved[left_now] = np.maximum(self.energy[left_now] - self.delivered[left_now], 0.0)
         self.until = end
@@ -662,10 +664,3 @@ def _fill(available: np.ndarray, room: np.ndarray, first_of: np.ndarray) -> np.n
     before = np.cumsum(room) - room
     before -= before[first_of]  # room of the earlier entries of the group
     return np.clip(available - before, 0.0, room)
-
-
-def _group_sum(values: np.ndarray, first_of: np.ndarray) -> np.ndarray:
-    """Each entry's group total of ``values``."""
-    starts = np.unique(first_of)
-    totals = np.add.reduceat(values, starts) if len(values) else values
-    return totals[np.searchsorted(starts, first_of)]

@@ -5,7 +5,8 @@ and goes to ``highspy.Highs.passModel``; ``hand_off(problem, via="pyomo")`` comp
 model instead, into the same layout. Columns and rows map back to the blocks by position.
 
 Solve: with ``options.lazy_slacks`` (default) HiGHS first solves with the per-step slacks held at
-zero, then continues from that basis with them released (``_run_with_slacks_held``).
+zero; that optimum stands when no held slack would pay, and otherwise HiGHS continues from its
+basis with them released (``_run_with_slacks_held``).
 
 Status: ``Status`` is what a run reports; ``TERMINATION`` maps each raw HiGHS model status and
 Pyomo termination condition to it, once. A solved run whose slacks (load shedding, unmet EV energy,
@@ -32,8 +33,8 @@ from gridopt.dispatch.objective import TERMS, constant_terms, cost_terms
 from gridopt.dispatch.parts import DispatchProblem
 from gridopt.errors import ConfigError, SolverError
 
-__all__ = ["Status", "TERMINATION", "status_of", "hand_off", "solve", "run_highs", "extract", "results_dataset",
-           "explain", "MAX_EXPLANATION_LINES"]
+__all__ = ["Status", "TERMINATION", "status_of", "hand_off", "solve", "run_highs", "read_solution", "extract",
+           "results_dataset", "explain", "MAX_EXPLANATION_LINES"]
 
 MAX_EXPLANATION_LINES = 50
 
@@ -98,6 +99,9 @@ def hand_off(problem: DispatchProblem, via: str = "direct") -> None:
         raise ConfigError(f"hand_off: via must be 'direct' or 'pyomo' (got {via!r})")
     problem.highs = _to_highs(lp)
     problem.n_rows, problem.n_cols = lp.shape
+    problem.held, problem.solution = {}, None  # of any earlier hand-off
+    blocks = {name: problem.columns[name] for name in _slack_blocks(problem)}
+    problem.entries = {name: lp.matrix[:, b.start : b.start + b.size].T.tocsr() for name, b in blocks.items()}
     problem.timings["time_handoff_s"] = perf_counter() - start
 
 
@@ -135,20 +139,9 @@ def solve(problem: DispatchProblem) -> xr.Dataset:
     """Solve the problem with HiGHS and return the results dataset (see ``extract``)."""
     if problem.highs is None:
         hand_off(problem)
-    highs = problem.highs
-    options = problem.data.options
-    _set_options(highs, options)
-    before = highs.getRunTime()  # HiGHS's run clock accumulates over runs of one object
-    if options.lazy_slacks:
-        _run_with_slacks_held(problem)
-        if options.time_limit_s is not None:  # one limit for both runs
-            left = options.time_limit_s - (highs.getRunTime() - before)
-            highs.setOptionValue("time_limit", max(left, 1e-3))
-    highs.run()
-    problem.timings["time_solve_s"] = highs.getRunTime() - before
-    raw = highs.getModelStatus().name
+    raw = run_highs(problem)
     status = status_of(raw)
-    if status is Status.TIME_LIMIT and _has_feasible_point(highs):
+    if status is Status.TIME_LIMIT and _has_feasible_point(problem.highs):
         return _timed_extract(problem, incumbent=raw)
     if status is not Status.OPTIMAL:
         return _unsolved(problem, status, raw)
@@ -187,37 +180,68 @@ def _incumbent(problem: DispatchProblem, raw: str) -> xr.Dataset:
     return results
 
 
-def _run_with_slacks_held(problem: DispatchProblem) -> None:
-    """Solve once with the per-step slack columns held at zero, then release them.
+def _run_with_slacks_held(problem: DispatchProblem) -> bool:
+    """Run HiGHS with the per-step slack columns held at zero; whether that run answers the full
+    LP (nothing to hold, or an optimum that stands). If not, the slacks are released and HiGHS's
+    next run starts from the held basis.
 
     Held: the blocks priced as "slack" in the objective that have a time axis (load shedding,
-    thermal and voltage violation): they make up most of the LP's columns. Unmet EV energy stays
+    thermal and voltage violation; ``problem.entries``, found at the hand-off): they make up most
+    of the LP's columns. Unmet EV energy stays
     free: a handful of columns, each relaxing a whole horizon of rows, whose reduced cost in the
     held solution is often negative through dual degeneracy alone (on the anchor at T=720 that
     cost 13,000 simplex iterations to repair, for the same optimum).
 
-    HiGHS's next run starts from the held basis. When no slack pays, that basis is already optimal
-    for the full LP (each held slack's reduced cost is >= 0) and the next run only confirms it;
-    when one does, it carries on from there. Same optimum either way; the held LP is much smaller
-    after presolve (benchmarks/README.md).
+    The held optimum is the full LP's when no held slack pays: its basis stays primal feasible
+    with the slacks released (they sit at a bound) and dual feasible when each held column's
+    reduced cost is >= 0 (HiGHS's dual feasibility tolerance), which is LP optimality; the run
+    that would follow does no iteration. Held slacks stay held (``DispatchProblem.hold``), so a
+    rolling horizon changes their bounds in HiGHS only after a window that needed them. The held
+    LP is much smaller after presolve (benchmarks/README.md).
     """
-    slack = [name for name, terms in cost_terms(problem.data).items() if "slack" in terms]
-    blocks = [problem.columns[name] for name in slack if name in problem.columns]
-    blocks = [b for b in blocks if b.size and len(b.shape) == 2]  # (time, element) blocks
-    if not blocks:
-        return
-    idx = np.concatenate([np.arange(b.start, b.start + b.size) for b in blocks]).astype(np.int32)
-    lower = np.concatenate([b.lb for b in blocks])
-    upper = np.concatenate([b.ub for b in blocks])
-    held = np.clip(0.0, lower, upper)
-    problem.highs.changeColsBounds(len(idx), idx, held, held)
+    problem.hold(list(problem.entries))  # the slack blocks, found at the hand-off
     problem.highs.run()
-    problem.highs.changeColsBounds(len(idx), idx, lower, upper)
+    if not problem.held or _optimal_when_released(problem):
+        return True
+    problem.release()
+    return False
+
+
+def _slack_blocks(problem: DispatchProblem) -> list[str]:
+    """The (time, element) column blocks priced as "slack", not empty."""
+    slack = [name for name, terms in cost_terms(problem.data).items() if "slack" in terms]
+    return [name for name in slack if name in problem.columns
+            and problem.columns[name].size and len(problem.columns[name].shape) == 2]
+
+
+def _optimal_when_released(problem: DispatchProblem) -> bool:
+    """Whether HiGHS's optimum with ``problem.held`` held stays optimal with them released: no
+    held column's reduced cost improves the objective by moving it off its held value within its
+    own bounds (to HiGHS's dual feasibility tolerance). Reduced costs as HiGHS's ``col_dual``:
+    cost minus the column's entries times the row duals (read anyway for the prices)."""
+    highs = problem.highs
+    if highs.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        return False
+    _, tol = highs.getOptionValue("dual_feasibility_tolerance")  # (status, value)
+    _, duals = read_solution(problem)
+    for name, held in problem.held.items():
+        block = problem.columns[name]
+        d = block.cost - problem.entries[name] @ duals
+        if np.any((d < -tol) & (held < block.ub)) or np.any((d > tol) & (held > block.lb)):
+            return False
+    return True
+
+
+def read_solution(problem: DispatchProblem) -> tuple[np.ndarray, np.ndarray]:
+    """HiGHS's column values and row duals after the last run (kept in ``problem.solution``:
+    copying them out of HiGHS costs about 1 ms per 50,000 entries)."""
+    if problem.solution is None:
+        solution = problem.highs.getSolution()
+        problem.solution = tuple(np.fromiter(v, float, len(v)) for v in (solution.col_value, solution.row_dual))
+    return problem.solution
 
 
 def _set_options(highs, options) -> None:
-    if options.time_limit_s is not None:
-        highs.setOptionValue("time_limit", float(options.time_limit_s))
     if options.threads is not None:
         highs.setOptionValue("threads", int(options.threads))
     for name, value in options.highs_options.items():
@@ -252,19 +276,22 @@ def _data_attrs(data: DispatchData, solver: str, status: Status) -> dict:
 
 
 def run_highs(problem: DispatchProblem) -> str:
-    """Run HiGHS on a handed-off problem, as ``solve`` does, without extracting results; returns
-    the raw model status (``status_of`` maps it) and times the run as ``time_solve_s``. For
-    callers that read only part of the solution (``gridopt.horizon``)."""
+    """Run HiGHS on a handed-off problem (``solve`` without the results): with
+    ``options.lazy_slacks``, first with the slacks held (``_run_with_slacks_held``), then, unless
+    that optimum stands, in full. Returns the raw model status (``status_of`` maps it); times the
+    run(s) as ``time_solve_s``. For callers that read only part of the solution
+    (``gridopt.horizon``)."""
     highs = problem.highs
     options = problem.data.options
     _set_options(highs, options)
-    before = highs.getRunTime()
-    if options.lazy_slacks:
-        _run_with_slacks_held(problem)
-        if options.time_limit_s is not None:  # one limit for both runs
-            left = options.time_limit_s - (highs.getRunTime() - before)
-            highs.setOptionValue("time_limit", max(left, 1e-3))
-    highs.run()
+    before = highs.getRunTime()  # HiGHS's run clock, and its time limit, run on over runs of one object
+    problem.solution = None
+    if options.time_limit_s is not None:  # one limit for both runs
+        highs.setOptionValue("time_limit", before + float(options.time_limit_s))
+    if not (options.lazy_slacks and _run_with_slacks_held(problem)):
+        problem.release()  # held by an earlier run with lazy slacks
+        problem.solution = None
+        highs.run()
     problem.timings["time_solve_s"] = highs.getRunTime() - before
     return highs.getModelStatus().name
 
@@ -275,9 +302,7 @@ def run_highs(problem: DispatchProblem) -> str:
 def extract(problem: DispatchProblem) -> xr.Dataset:
     """The results dataset of a solved problem (decisions, prices, emissions, attrs)."""
     data = problem.data
-    solution = problem.highs.getSolution()
-    x = np.asarray(solution.col_value)
-    duals = np.asarray(solution.row_dual)
+    x, duals = read_solution(problem)
     values = {name: block.values(x) for name, block in problem.columns.items()}
     balance = problem.rows["balance"]
     nodal = duals[balance.start : balance.start + balance.size].reshape(balance.shape) / data.dt_h

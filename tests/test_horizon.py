@@ -157,3 +157,36 @@ def test_cli_dayahead_two_days_with_forecasts_stores_the_settled_run(tmp_path):
         attrs["kpi_cost_total"] - attrs["kpi_perfect_cost_total"])
     assert len(attrs["window_time_highs_s"]) == 2
     assert record.kpis["cost_total"] == pytest.approx(attrs["kpi_cost_total"])
+
+
+def test_air_quality_caps_are_refused_in_one_line(shared_data, capsys):
+    """beijing_cap holds zones to emission caps in their episode hours only: each window's LP would
+    have other cap rows, which the persistent LP cannot take, so dayahead says so before any window."""
+    code = main(["--data-dir", str(shared_data), "dayahead", "beijing_cap", "--from", "2016-12-16",
+                 "--to", "2016-12-16", "--perfect"])
+    last = capsys.readouterr().err.strip().splitlines()[-1]  # after the progress line
+    assert code == 2
+    assert last.startswith("gridopt: error: ")
+    assert last.endswith("beijing_cap.toml: policy.air_quality.mode \"cap\" is not supported by dayahead "
+                           "(its caps hold in episode hours only, so each window's LP has other rows); use \"price\"")
+
+
+def test_a_window_that_needs_a_slack_and_the_next_that_does_not_match_rebuilding():
+    """The feeder's 2 MW load peaks at 30 MW at 05:00 on day 1 (DC flow), over the cable's
+    rating of 0.421 kA × 20 kV × √3 = 14.584 MVA: that window's plan needs thermal violation
+    (5000/MWh, cheaper than shedding at 10000/MWh), so its held slacks are released; day 2 needs
+    none, and they are held again. Every MW still comes through the one cable: the import equals
+    the load, and nothing is shed."""
+    load = np.full(60, 2.0)
+    load[5] = 30.0
+    scenario = _scenario(_feeder(battery=False), np.full(60, 50.0), network="dc")
+    series = scenario.series.assign(load_p_mw=(("time", "load"), load[:, None])).assign_coords(load=[0])
+    scenario = Scenario("feeder", scenario.net, series, None, scenario.options)
+    issues = issue_times(DAY1, DAY1 + pd.Timedelta(days=1), where="test")
+    kept, rebuilt = (roll(scenario, issues, persistent=p) for p in (True, False))
+    for name in ("ext_grid_import_mw", "branch_p_mw", "load_shed_mw", "bus_price_per_mwh"):
+        np.testing.assert_allclose(kept[name].values, rebuilt[name].values, atol=1e-6, err_msg=name)
+    np.testing.assert_allclose(kept.ext_grid_import_mw.sel(ext_grid=0).values, load[:48], atol=1e-6)
+    assert float(kept.load_shed_mw.max()) == pytest.approx(0.0, abs=1e-9)
+    assert kept.attrs["explanation"] == "line 0 over its rating by 15.416 MW at 2016-06-06 05:00 UTC"
+    assert kept.attrs["kpi_cost_total"] == pytest.approx(rebuilt.attrs["kpi_cost_total"], rel=1e-9)

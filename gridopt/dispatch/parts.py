@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pyomo.environ as pyo
+import scipy.sparse as sp
 
 from gridopt.dispatch.inputs import DispatchData
 from gridopt.dispatch.lp import Term
@@ -189,8 +190,17 @@ class DispatchProblem:
 
     Once handed off, the HiGHS model is the live problem: a rolling horizon or the baseline
     changes its bounds and costs through ``set_col_bounds``/``set_row_bounds``/``set_col_costs`` instead of
-    rebuilding. ``columns``/``rows`` map every block to its LP columns and rows. ``model`` is
-    the Pyomo model once ``gridopt.dispatch.pyomo_model(problem)`` has built it.
+    rebuilding (the LP matrix stays as handed off); each sends HiGHS only the entries that differ
+    from the registry's. ``columns``/``rows`` map every block to its LP columns and rows. ``model``
+    is the Pyomo model once ``gridopt.dispatch.pyomo_model(problem)`` has built it.
+
+    ``held``: blocks whose columns HiGHS holds at their bound nearest zero (``hold``; the lazy
+    slacks of ``gridopt.solve``) while ``columns`` keeps their own bounds; ``set_col_bounds`` on a
+    held block records the bounds and tells HiGHS only where the held values move.
+    ``solution``: the last run's column values and row duals, once read
+    (``gridopt.solve.read_solution``; None after each new run). ``entries``: the LP matrix's
+    columns of the blocks ``gridopt.solve`` may hold, transposed (block size × rows, CSR), kept
+    at the hand-off.
     """
 
     data: DispatchData
@@ -202,26 +212,72 @@ class DispatchProblem:
     highs: object | None = None  # highspy.Highs after the hand-off
     n_cols: int = 0
     n_rows: int = 0
+    held: dict[str, np.ndarray] = field(default_factory=dict)  # block -> flat values HiGHS holds
+    solution: tuple[np.ndarray, np.ndarray] | None = None
+    entries: dict[str, sp.csr_matrix] = field(default_factory=dict, repr=False)
 
     def set_col_bounds(self, name: str, lb: np.ndarray, ub: np.ndarray) -> None:
         """Change the bounds of column block ``name`` (arrays of its shape) in HiGHS."""
         block = self.columns[name]
-        block.lb = np.broadcast_to(np.asarray(lb, float), block.shape).ravel().copy()
-        block.ub = np.broadcast_to(np.asarray(ub, float), block.shape).ravel().copy()
-        idx = np.arange(block.start, block.start + block.size, dtype=np.int32)
-        self.highs.changeColsBounds(len(idx), idx, block.lb, block.ub)
+        lb = np.broadcast_to(np.asarray(lb, float), block.shape).ravel().copy()
+        ub = np.broadcast_to(np.asarray(ub, float), block.shape).ravel().copy()
+        if name in self.held:
+            was = self.held[name]
+            self.held[name] = np.clip(0.0, lb, ub)
+            changed = _changed(self.held[name], was)
+            send_lb = send_ub = self.held[name]
+        else:
+            changed = _changed(lb, block.lb, ub, block.ub)
+            send_lb, send_ub = lb, ub
+        block.lb, block.ub = lb, ub
+        if changed.size:
+            self.highs.changeColsBounds(changed.size, block.start + changed, send_lb[changed], send_ub[changed])
 
     def set_col_costs(self, name: str, cost: np.ndarray) -> None:
         """Change the objective coefficients of column block ``name`` (array of its shape) in HiGHS."""
         block = self.columns[name]
-        block.cost = np.broadcast_to(np.asarray(cost, float), block.shape).ravel().copy()
-        idx = np.arange(block.start, block.start + block.size, dtype=np.int32)
-        self.highs.changeColsCost(len(idx), idx, block.cost)
+        cost = np.broadcast_to(np.asarray(cost, float), block.shape).ravel().copy()
+        changed = _changed(cost, block.cost)
+        block.cost = cost
+        if changed.size:
+            self.highs.changeColsCost(changed.size, block.start + changed, cost[changed])
 
     def set_row_bounds(self, name: str, lower: np.ndarray, upper: np.ndarray) -> None:
         """Change the bounds of row block ``name`` (arrays of its shape) in HiGHS."""
         block = self.rows[name]
-        block.lower = np.broadcast_to(np.asarray(lower, float), block.shape).ravel().copy()
-        block.upper = np.broadcast_to(np.asarray(upper, float), block.shape).ravel().copy()
-        idx = np.arange(block.start, block.start + block.size, dtype=np.int32)
-        self.highs.changeRowsBounds(len(idx), idx, block.lower, block.upper)
+        lower = np.broadcast_to(np.asarray(lower, float), block.shape).ravel().copy()
+        upper = np.broadcast_to(np.asarray(upper, float), block.shape).ravel().copy()
+        changed = _changed(lower, block.lower, upper, block.upper)
+        block.lower, block.upper = lower, upper
+        if changed.size:
+            self.highs.changeRowsBounds(changed.size, block.start + changed, lower[changed], upper[changed])
+
+    def hold(self, names: Sequence[str]) -> None:
+        """Hold the columns of blocks ``names`` in HiGHS at their bound nearest zero (blocks
+        already held stay held); one HiGHS call."""
+        names = [name for name in names if name not in self.held]
+        for name in names:
+            block = self.columns[name]
+            self.held[name] = np.clip(0.0, block.lb, block.ub)
+        self._send_bounds(names, [self.held[n] for n in names], [self.held[n] for n in names])
+
+    def release(self) -> None:
+        """Give every held block its own bounds back in HiGHS; one HiGHS call."""
+        names = list(self.held)
+        self.held.clear()
+        self._send_bounds(names, [self.columns[n].lb for n in names], [self.columns[n].ub for n in names])
+
+    def _send_bounds(self, names: list[str], lower: list[np.ndarray], upper: list[np.ndarray]) -> None:
+        if not names:
+            return
+        idx = np.concatenate([np.arange(self.columns[n].start, self.columns[n].start + self.columns[n].size)
+                              for n in names]).astype(np.int32)
+        self.highs.changeColsBounds(len(idx), idx, np.concatenate(lower), np.concatenate(upper))
+
+
+def _changed(new: np.ndarray, old: np.ndarray, *pairs: np.ndarray) -> np.ndarray:
+    """Positions (int32) where ``new`` differs from ``old`` (or any further new/old pair)."""
+    differ = new != old
+    for a, b in zip(pairs[::2], pairs[1::2]):
+        differ |= a != b
+    return np.flatnonzero(differ).astype(np.int32)
