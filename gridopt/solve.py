@@ -29,6 +29,7 @@ from gridopt.dispatch.emissions import POLLUTANTS, SOURCES, aq_cap_lines, emissi
 from gridopt.dispatch.inputs import DispatchData, EvSessions
 from gridopt.dispatch.lp import LinearProgram, assemble, from_pyomo
 from gridopt.dispatch.model import pyomo_model
+from gridopt.dispatch.network import THERMAL_SLACKS
 from gridopt.dispatch.objective import TERMS, constant_terms, cost_terms
 from gridopt.dispatch.parts import DispatchProblem
 from gridopt.errors import ConfigError, SolverError
@@ -426,7 +427,9 @@ def explain(data: DispatchData, v: dict[str, np.ndarray]) -> list[str]:
     for t, n in np.argwhere(v["shed.p"] > tol):
         found.append((v["shed.p"][t, n], f"{net.node_label[n]} sheds {v['shed.p'][t, n]:.3f} MW of load at {_when(data.time[t])}"))
     found += _ev_lines(data, v, tol)
-    over = v["flow.over_pos"] + v["flow.over_neg"]
+    # DC: MW beyond ±S. LinDistFlow: the L1 length of the (P, Q) shift into the rating's polygon,
+    # at least the apparent power's excess over S (gridopt.dispatch.network)
+    over = sum(v[f"flow.{name}"] for name in THERMAL_SLACKS if f"flow.{name}" in v)
     limited = np.flatnonzero(np.isfinite(net.rating_mva))
     unit = "MVA" if data.formulation == "lindistflow" else "MW"
     for t, k in np.argwhere(over > tol):

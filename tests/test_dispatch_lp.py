@@ -5,7 +5,8 @@ The problems below use every constraint family of the formulation: DC flow with 
 angles, LinDistFlow with transformer taps, shunts and two substations, thermal limits, ramps,
 storage with standing loss (cyclic and with a terminal value), EV sessions with V2G and EV
 envelopes, a CO2 cap, air-quality caps by zone with per-unit pollutant weights; equality, ranged
-and one-sided rows.
+and one-sided rows; and every slack (LinDistFlow's thermal slacks shift p and q in the polygon
+rows).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from _dispatch_nets import ev_sessions, series, triangle
 
 from gridopt.dispatch import build, pyomo_model
 from gridopt.dispatch.lp import assemble, from_pyomo
+from gridopt.dispatch.objective import cost_terms
 from gridopt.options import GenParams, StorageParams, make_options
 from gridopt.testing import assert_results_close
 from gridopt.solve import hand_off, solve
@@ -128,6 +130,26 @@ def test_the_cases_cover_every_constraint_family():
         "balance", "balance_q", "flow.kvl", "flow.limit", "flow.voltage_drop", "flow.voltage_limit",
         "gen.ramp", "storage.energy_first", "storage.energy", "storage.terminal", "ev.energy",
         "ev.v2g_first", "ev.v2g_energy", "ev.energy_first", "ev.latest", "co2.cap", "aq_cap.cap",
+    }
+
+
+def test_the_cases_cover_every_slack_and_each_enters_its_rows():
+    # every block priced as "slack", and each with entries in the LP matrix (a slack that no row
+    # reads would relax nothing, in both hand-offs alike)
+    used = set()
+    for case in CASES:
+        net, ds, options, ev = case()
+        problem = build(net, ds, options, ev)
+        matrix = assemble(problem).matrix.tocsc()
+        slack = {name for name, terms in cost_terms(problem.data).items() if "slack" in terms}
+        for name, block in problem.columns.items():
+            if name in slack and block.size:
+                used.add(name)
+                entries = np.diff(matrix.indptr)[block.start : block.start + block.size]
+                assert (entries > 0).all(), f"{case.__name__}: {name}"
+    assert used == {
+        "shed.p", "ev.unmet", "flow.over_pos", "flow.over_neg", "flow.over_q_pos", "flow.over_q_neg",
+        "flow.v_hi", "flow.v_lo", "aq_cap.excess",
     }
 
 

@@ -1,9 +1,9 @@
 """Each elastic slack family, used on purpose, is explained by element, hour and amount.
 
 Families: load shedding, unmet EV energy (per session and per-bus aggregate), thermal violation,
-voltage violation, the air-quality emission cap. The EV session, thermal and cap cases are in
-test_dispatch_cases.py and test_aq_zones.py; this file covers the others, each small enough to
-check by hand.
+voltage violation, the air-quality emission cap. The EV session, DC thermal and cap cases are in
+test_dispatch_cases.py and test_aq_zones.py; this file covers the others (LinDistFlow's thermal
+slack among them), each small enough to check by hand.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import math
 
 import pandapower as pp
 import pytest
-from _dispatch_nets import ev_sessions, feeder, series, two_buses
+from _dispatch_nets import ev_sessions, feeder, line_rating_ka, series, two_buses
 
 from gridopt.dispatch import optimize
 
@@ -75,3 +75,62 @@ def test_aggregate_ev_shortfall_names_bus_sessions_and_mwh():
     (line,) = res.attrs["explanation"].split("\n")
     assert line.endswith("(2 sessions) is short 0.078 MWh by 2024-01-01 04:00 UTC")
     assert "bus 1" in line
+
+
+# LinDistFlow's thermal slack. Line 1 of the 20 kV feeder rated S = 5 MVA, a load at bus 2 and
+# nothing local, one hour at 50/MWh. The 12-gon inscribed in the circle of radius S has its
+# vertices at 0°, 30°, ..., its sides' normals at φ = 15°, 45°, ..., 165° and side rows
+# |cos φ·p' + sin φ·q'| <= S cos 15° = 4.8296 MVA on the shifted flow (p', q'). The slack is
+# priced 5000 per MVA of shift (the L1 length of the shift), shedding 10000/MWh.
+
+
+def _overloaded_feeder(p_mw: float, q_mvar: float):
+    net = feeder()
+    net.line.loc[1, "max_i_ka"] = line_rating_ka(5.0, 20.0)
+    pp.create_load(net, 2, p_mw=p_mw, q_mvar=q_mvar)
+    return net
+
+
+def test_lindistflow_active_overload_uses_the_thermal_slack_not_shedding():
+    # 8 MW, pure P, through the 5 MVA line. Near the vertex (S, 0) the 15° and 165° rows read
+    # p' cos 15° ± q' sin 15° <= S cos 15°, i.e. p' <= S - |q'| tan 15°: the cheapest shift takes
+    # p' to S and leaves q' at 0, a shift of 8 - 5 = 3 MVA costing 3 × 5000; the 8 MW still flow
+    # (w2 = 1 - 2·0.005·8 = 0.92 > 0.95², no voltage slack). Shedding 3 MW would cost 30000.
+    res = optimize(_overloaded_feeder(8.0, 0.0), series(1, 50.0))
+    assert res.attrs["status"] == "infeasible_as_posed"
+    assert res.attrs["explanation"] == "line 1 over its rating by 3.000 MVA at 2024-01-01 00:00 UTC"
+    assert float(res.load_shed_mw.sum()) == pytest.approx(0.0, abs=1e-9)
+    assert float(res.branch_p_mw.sel(branch="line:1").item()) == pytest.approx(8.0, abs=1e-9)
+    assert res.attrs["cost_slack"] == pytest.approx(15_000.0, rel=1e-9)
+    assert res.attrs["objective"] == pytest.approx(8 * 50 + 15_000.0, rel=1e-9)
+
+
+def test_lindistflow_reactive_overload_is_shifted_in_q():
+    # 8 Mvar, pure Q: (0, S) is a vertex too, so the shift is 8 - 5 = 3 MVA, in q: no point of the
+    # polygon has |q'| > S, so a shift of p alone could not help, and shedding (P only) neither.
+    # (w2 = 1 - 2·0.004·8 = 0.936 > 0.95².)
+    res = optimize(_overloaded_feeder(0.0, 8.0), series(1, 50.0))
+    assert res.attrs["explanation"] == "line 1 over its rating by 3.000 MVA at 2024-01-01 00:00 UTC"
+    assert res.attrs["cost_slack"] == pytest.approx(15_000.0, rel=1e-9)
+
+
+def test_lindistflow_diagonal_overload_reports_the_l1_shift():
+    # 4 MW + 4 Mvar, |S| = 5.657 MVA at 45°, the normal of a side: only the 45° row is violated,
+    # by 8 cos 45° - 5 cos 15° = 0.8272 MVA. A shift (dp, dq) reduces that row by
+    # (dp + dq) cos 45°, so the cheapest L1 shift is 0.8272 / cos 45° = 1.1699 MVA (in p, in q or
+    # split; the 15° and 75° rows stay slack): √2 times the distance to the polygon, above the
+    # apparent power's excess of 0.657 MVA. (w2 = 1 - 2·(0.02 + 0.016) = 0.928 > 0.95².)
+    res = optimize(_overloaded_feeder(4.0, 4.0), series(1, 50.0))
+    excess = (8 * math.cos(math.pi / 4) - 5 * math.cos(math.pi / 12)) / math.cos(math.pi / 4)
+    assert excess == pytest.approx(1.1699, abs=1e-4)
+    assert res.attrs["explanation"] == f"line 1 over its rating by {excess:.3f} MVA at 2024-01-01 00:00 UTC"
+    assert res.attrs["cost_slack"] == pytest.approx(5000 * excess, rel=1e-9)
+
+
+def test_lindistflow_overload_sheds_when_shedding_is_cheaper():
+    # The 8 MW case with shedding at 1000/MWh, below the violation's 5000: 3 MW are shed at bus 2
+    # and the line carries its rating, 5 MW; cost 5 × 50 + 3 × 1000.
+    res = optimize(_overloaded_feeder(8.0, 0.0), series(1, 50.0), load_shed_penalty_per_mwh=1000.0)
+    assert res.attrs["explanation"] == "bus 2 (feeder 2) sheds 3.000 MW of load at 2024-01-01 00:00 UTC"
+    assert float(res.branch_p_mw.sel(branch="line:1").item()) == pytest.approx(5.0, abs=1e-9)
+    assert res.attrs["objective"] == pytest.approx(5 * 50 + 3 * 1000.0, rel=1e-9)

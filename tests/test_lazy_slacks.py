@@ -12,7 +12,7 @@ from dataclasses import replace
 import numpy as np
 import pandapower as pp
 import pytest
-from _dispatch_nets import series, two_buses
+from _dispatch_nets import feeder, line_rating_ka, series, two_buses
 
 from gridopt.dispatch import build, optimize
 from gridopt.options import make_options
@@ -94,3 +94,24 @@ def test_without_lazy_slacks_a_problem_held_before_is_released():
     assert res.attrs["objective"] == pytest.approx(3 * (80 * 20 + 30 * 5000), rel=1e-12)
     assert res.attrs["objective"] == pytest.approx(
         optimize(_town(80, local_cost=6000), series(3, 20.0), network="dc").attrs["objective"], rel=1e-12)
+
+
+def test_lindistflow_holds_its_four_thermal_slacks_and_releases_them_for_an_overload():
+    # The 20 kV feeder with line 1 rated 5 MVA and 4 MW at bus 2 (no slack needed): every per-step
+    # slack is held, LinDistFlow's P and Q shifts of the flow among them, and the held optimum
+    # stands. At 8 MW the P shift pays (3 MVA at 5000 against shedding at 10000): released.
+    def feeder_with(load_mw):
+        net = feeder()
+        net.line.loc[1, "max_i_ka"] = line_rating_ka(5.0, 20.0)
+        pp.create_load(net, 2, p_mw=load_mw)
+        problem = build(net, series(1, 50.0), make_options())
+        hand_off(problem)
+        return problem, solve(problem)
+
+    problem, light = feeder_with(4.0)
+    assert set(problem.held) == {"shed.p", "flow.v_hi", "flow.v_lo", "flow.over_pos", "flow.over_neg",
+                                 "flow.over_q_pos", "flow.over_q_neg"}
+    assert light.attrs["status"] == "optimal"
+    problem, heavy = feeder_with(8.0)
+    assert problem.held == {}
+    assert heavy.attrs["objective"] == pytest.approx(8 * 50 + 3 * 5000, rel=1e-12)

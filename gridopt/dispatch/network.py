@@ -25,9 +25,16 @@ max_loading_percent/100`` for lines, ``sn_mva · parallel · max_loading_percent
 bounds ``|p| <= S`` in DC. LinDistFlow bounds ``(p, q)`` by the inscribed regular polygon of
 ``options.polygon_sides`` sides (default 12: conservative by at most ``1 - cos(π/12)`` = 3.4 %).
 
-**Elastic slacks**: ``over_pos``/``over_neg`` (MW beyond the rating) and ``v_hi``/``v_lo`` (pu² beyond
-the voltage limits) keep the problem feasible at a high penalty; load shedding per node is here
-too (``define_load_shed``).
+**Elastic slacks** keep the problem feasible at a high penalty: ``v_hi``/``v_lo`` (pu² beyond the
+voltage limits), load shedding per node (``define_load_shed``) and the thermal slacks. In DC,
+``over_pos``/``over_neg`` are the MW of ``p`` beyond ``±S``. In LinDistFlow they shift the flow
+vector inside the polygon rows, ``(p - over_pos + over_neg, q - over_q_pos + over_q_neg)`` (MW,
+Mvar), so a shift back to (0, 0) always restores feasibility however large the overload (a
+shift of ``p`` alone could not: no point of the polygon has ``|q| > S``). Their sum, the L1
+length of the cheapest shift, is what a run reports as the excess (MVA): at least the Euclidean
+distance from ``(p, q)`` to the polygon, hence at least ``sqrt(p² + q²) - S``, and at most √2
+times that distance. A pure active flow ``p > S`` is shifted to the polygon's vertex ``(S, 0)``:
+excess ``p - S``.
 """
 
 from __future__ import annotations
@@ -39,7 +46,11 @@ import scipy.sparse as sp
 from gridopt.dispatch.lp import each_step, incidence, selection
 from gridopt.dispatch.parts import Parts
 
-__all__ = ["define_network", "define_load_shed", "cycle_basis"]
+__all__ = ["THERMAL_SLACKS", "define_network", "define_load_shed", "cycle_basis"]
+
+# The thermal slack blocks of ``flow``, each (time, rated branch): DC has the first two (MW of p
+# beyond ±S), LinDistFlow all four (the P and Q shift of the flow into its polygon, MW and Mvar).
+THERMAL_SLACKS = ("over_pos", "over_neg", "over_q_pos", "over_q_neg")
 
 
 def define_network(m: pyo.ConcreteModel, parts: Parts) -> None:
@@ -229,7 +240,12 @@ def _define_lindistflow(m, b, parts: Parts) -> None:
 
 
 def _define_polygon_limits(m, b, parts: Parts) -> None:
-    """Inscribed polygon: ``|cos φ_s p + sin φ_s q| <= S cos(π/K)`` for K/2 side pairs ``s``."""
+    """Inscribed polygon, K/2 ranged rows per rated branch ``k`` and step: for each side pair ``s``,
+    ``|cos φ_s (p - over_pos + over_neg) + sin φ_s (q - over_q_pos + over_q_neg)| <= S cos(π/K)``.
+
+    The four slacks (MW, MW, Mvar, Mvar; >= 0) shift the flow vector by the same amount in every
+    row, so they always can bring it inside; priced per MVA of shift (``objective.cost_terms``).
+    """
     net = parts.data.network
     n_time, n_branch = parts.data.n_time, len(net.branch)
     sides = parts.data.options.polygon_sides
@@ -242,20 +258,20 @@ def _define_polygon_limits(m, b, parts: Parts) -> None:
     parts.param(b, "side_mva", (b.K,), side_mva)
     parts.param(b, "cos_phi", (b.SIDE,), np.cos(phi))
     parts.param(b, "sin_phi", (b.SIDE,), np.sin(phi))
-    parts.var(b, "over_pos", (m.T, b.K), 0.0, np.inf)
-    parts.var(b, "over_neg", (m.T, b.K), 0.0, np.inf)
+    for name in THERMAL_SLACKS:
+        parts.var(b, name, (m.T, b.K), 0.0, np.inf)
 
     def side(b, t, k, s):
         l = b.limited[k]
-        along = b.cos_phi[s] * b.p[t, l] + b.sin_phi[s] * b.q[t, l]
-        return pyo.inequality(
-            -b.side_mva[k], along - b.over_pos[t, k] + b.over_neg[t, k], b.side_mva[k]
-        )
+        p = b.p[t, l] - b.over_pos[t, k] + b.over_neg[t, k]
+        q = b.q[t, l] - b.over_q_pos[t, k] + b.over_q_neg[t, k]
+        return pyo.inequality(-b.side_mva[k], b.cos_phi[s] * p + b.sin_phi[s] * q, b.side_mva[k])
 
-    # rows (k, s) of each step; every row of branch k reads its p and q and its two slacks
+    # rows (k, s) of each step; every row of branch k reads its p and q and its four slacks
     branch_of_row = np.repeat(limited, len(phi))
     k_of_row = np.repeat(np.arange(len(limited)), len(phi))
     cos, sin = np.tile(np.cos(phi), len(limited)), np.tile(np.sin(phi), len(limited))
+    n_limited = len(limited)
     parts.constraint(
         b,
         "limit",
@@ -264,8 +280,10 @@ def _define_polygon_limits(m, b, parts: Parts) -> None:
         terms=[
             each_step("flow.p", selection(branch_of_row, n_branch, cos), n_time),
             each_step("flow.q", selection(branch_of_row, n_branch, sin), n_time),
-            each_step("flow.over_pos", selection(k_of_row, len(limited), -1.0), n_time),
-            each_step("flow.over_neg", selection(k_of_row, len(limited), 1.0), n_time),
+            each_step("flow.over_pos", selection(k_of_row, n_limited, -cos), n_time),
+            each_step("flow.over_neg", selection(k_of_row, n_limited, cos), n_time),
+            each_step("flow.over_q_pos", selection(k_of_row, n_limited, -sin), n_time),
+            each_step("flow.over_q_neg", selection(k_of_row, n_limited, sin), n_time),
         ],
         lower=-side_mva[:, None],
         upper=side_mva[:, None],

@@ -8,8 +8,9 @@ Minimise, over the horizon (each coefficient is per MW of the variable per step,
     curtailment  curtailment_cost × Σ (availability − p_sgen) dt
     degradation  degradation_cost × Σ (charge + discharge) dt
     terminal     − terminal_value × SOC at the end (non-cyclic batteries)
-    slack        penalties × (load shed, unmet EV energy, MW over ratings, pu² outside voltage limits,
-                 kg over air-quality caps)
+    slack        penalties × (load shed, unmet EV energy, MW over ratings (LinDistFlow: MW and Mvar the
+                 flow is shifted by to fit its rating's polygon, one price per MVA), pu² outside
+                 voltage limits, kg over air-quality caps)
 
 ``cost_terms`` gives each term's coefficients per column block, so a solved run reports the
 same breakdown (``gridopt.solve`` puts ``cost_<term>`` in the results' attrs).
@@ -22,6 +23,7 @@ import pyomo.environ as pyo
 
 from gridopt.dispatch.emissions import aq_cap_rows
 from gridopt.dispatch.inputs import DispatchData, EvAggregates
+from gridopt.dispatch.network import THERMAL_SLACKS
 from gridopt.dispatch.parts import Parts
 
 __all__ = ["TERMS", "cost_terms", "constant_terms", "register_costs", "define_objective"]
@@ -55,8 +57,7 @@ def cost_terms(data: DispatchData) -> dict[str, dict[str, np.ndarray]]:
         "storage.soc": {"terminal": -last * data.storage.terminal_value_per_mwh[None, :]},
         "ev.unmet": {"slack": np.array(o.ev_unmet_penalty_per_mwh)},
         "shed.p": {"slack": np.array(o.load_shed_penalty_per_mwh * dt)},
-        "flow.over_pos": {"slack": np.array(o.thermal_violation_penalty_per_mwh * dt)},
-        "flow.over_neg": {"slack": np.array(o.thermal_violation_penalty_per_mwh * dt)},
+        **{f"flow.{name}": {"slack": np.array(o.thermal_violation_penalty_per_mwh * dt)} for name in THERMAL_SLACKS},
         "flow.v_hi": {"slack": np.array(o.voltage_violation_penalty_per_pu_h * dt)},
         "flow.v_lo": {"slack": np.array(o.voltage_violation_penalty_per_pu_h * dt)},
     }
