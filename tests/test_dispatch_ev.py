@@ -9,9 +9,10 @@ import numpy as np
 import pandapower as pp
 import pandas as pd
 import pytest
-from _dispatch_nets import ev_sessions, series, two_buses
+from _dispatch_nets import ev_sessions, hours, series, two_buses
 
 from gridopt.dispatch import optimize
+from gridopt.dispatch.inputs import ev_slots, fill_ev_slots
 
 PRICES = [30, 10, 20, 5, 40, 50, 15, 25]
 
@@ -20,6 +21,43 @@ def _session(sid, bus, arrival, departure, energy, p_max=0.011):
     return dict(id=sid, bus=bus, arrival=f"2024-01-01 {arrival}", departure=f"2024-01-01 {departure}",
                 energy_mwh=energy, p_max_mw=p_max)
 
+
+def _slot_of_car_b():
+    """Two slots at bus 1 over 6 hours from 00:00; slot 0 holds car 'b' (0.05 MWh at up to 0.011
+    MW, plugged in 00:30-09:00), slot 1 is empty."""
+    ts = lambda hhmm: np.array([np.datetime64(f"2024-01-01T{hhmm}", "ns")])
+    return fill_ev_slots(ev_slots(np.array([1, 1]), np.array([1, 1])), np.array([0]), hours(6), 1.0,
+                         ts("00:30"), ts("09:00"), np.array([0.05]), np.array([0.011]))
+
+
+def test_a_slot_is_bounded_by_its_car_and_owes_what_cannot_come_after_the_window():
+    # After the window (06:00-09:00) car 'b' can still take 3 × 0.011 = 0.033 MWh: the window owes
+    # at least 0.05 - 0.033 = 0.017 and at most 0.05. It may draw 0.011 MW an hour while plugged
+    # in, half of it in hour 0 (plugged in at 00:30); the empty slot nothing.
+    slots = _slot_of_car_b()
+    np.testing.assert_allclose(slots.p_max_mw[:, 0], [0.0055, 0.011, 0.011, 0.011, 0.011, 0.011])
+    np.testing.assert_array_equal(slots.p_max_mw[:, 1], 0.0)
+    np.testing.assert_allclose(slots.energy_mwh, [0.017, 0.0])
+    np.testing.assert_allclose(slots.energy_max_mwh, [0.05, 0.0])
+    assert slots.departure[0] == np.datetime64("2024-01-01T09:00") and np.isnat(slots.departure[1])
+
+
+@pytest.mark.parametrize(
+    ("prices", "expected"),
+    [
+        # it takes what it owes in the cheapest hours: 0.011 at 03:00 (5), 0.006 at 01:00 (10)
+        ([30, 10, 20, 5, 40, 50], [0, 0.006, 0, 0.011, 0, 0]),
+        # import pays at 03:00 and 04:00: it fills both (0.022, more than it owes) and nothing else
+        ([30, 10, 20, -5, -1, 50], [0, 0, 0, 0.011, 0.011, 0]),
+    ],
+)
+def test_a_slot_takes_at_least_what_it_owes_and_at_most_what_the_car_needs(prices, expected):
+    net = two_buses()
+    pp.create_load(net, 1, p_mw=1)
+    res = optimize(net, series(6, prices), _slot_of_car_b(), network="dc")
+    np.testing.assert_allclose(res.ev_p_mw.sel(session=0), expected, atol=1e-9)
+    np.testing.assert_allclose(res.ev_p_mw.sel(session=1), 0.0, atol=1e-12)
+    assert float(res.ev_unmet_mwh.sum()) == pytest.approx(0.0, abs=1e-12)
 
 
 def test_envelope_power_is_capped_by_what_the_plugged_sessions_still_need():

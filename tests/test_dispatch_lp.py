@@ -3,10 +3,10 @@
 
 The problems below use every constraint family of the formulation: DC flow with cycles and with
 angles, LinDistFlow with transformer taps, shunts and two substations, thermal limits, ramps,
-storage with standing loss (cyclic and with a terminal value), EV sessions with V2G and EV
-envelopes, a CO2 cap, air-quality caps by zone with per-unit pollutant weights; equality, ranged
-and one-sided rows; and every slack (LinDistFlow's thermal slacks shift p and q in the polygon
-rows).
+storage with standing loss (cyclic and with a terminal value), EV sessions with V2G, EV envelopes
+and a rolling horizon's EV slots (ranged energy rows, an empty slot), a CO2 cap, air-quality caps
+by zone with per-unit pollutant weights; equality, ranged and one-sided rows; and every slack
+(LinDistFlow's thermal slacks shift p and q in the polygon rows).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import pytest
 from _dispatch_nets import ev_sessions, series, triangle
 
 from gridopt.dispatch import build, pyomo_model
+from gridopt.dispatch.inputs import ev_slots, fill_ev_slots
 from gridopt.dispatch.lp import assemble, from_pyomo
 from gridopt.dispatch.objective import cost_terms
 from gridopt.options import GenParams, StorageParams, make_options
@@ -57,6 +58,19 @@ def triangle_envelopes():
     ev = _sessions([1, 2])
     ev["ev_energy_mwh"] = ("session", np.array([0.03, 0.05, 0.04]))
     return net, ds, make_options(network="dc", dc_flow="angle", ev_formulation="aggregate"), ev
+
+
+def triangle_slots():
+    # a rolling horizon's EV slots (gridopt.horizon): three at bus 1, one at bus 2, slot 2 empty
+    # (all bounds 0); car 'b' leaves after the horizon: a ranged energy row
+    net, ds = triangle(HOURS)
+    ev = _sessions([1, 1])
+    ev = ev.assign(ev_bus=("session", [1, 1, 2]))
+    layout = ev_slots(np.array([1, 1, 1, 2]), np.array([1, 1, 1, 2]))
+    per_session = (ev[name].values for name in ("ev_arrival_time", "ev_departure_time", "ev_energy_mwh", "ev_p_max_mw"))
+    slots = fill_ev_slots(layout, np.array([0, 1, 3]), ds.indexes["time"], 1.0, *per_session)
+    assert slots.energy_max_mwh[1] > slots.energy_mwh[1] > 0
+    return net, ds, make_options(network="dc"), slots
 
 
 def oberrhein():
@@ -105,7 +119,9 @@ def triangle_aq_caps():
     return net, ds, options, None
 
 
-CASES = [triangle_sessions, triangle_envelopes, oberrhein, case33_open_upper_limits, triangle_aq_caps]
+CASES = [
+    triangle_sessions, triangle_envelopes, triangle_slots, oberrhein, case33_open_upper_limits, triangle_aq_caps,
+]
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.__name__)
@@ -162,7 +178,9 @@ def test_the_case_uses_each_kind_of_row():
     assert equal.any() and ranged.any() and one_sided.any()
 
 
-@pytest.mark.parametrize("case", [triangle_sessions, oberrhein, triangle_aq_caps], ids=lambda c: c.__name__)
+@pytest.mark.parametrize(
+    "case", [triangle_sessions, triangle_slots, oberrhein, triangle_aq_caps], ids=lambda c: c.__name__
+)
 def test_both_hand_offs_solve_to_the_same_dispatch(case):
     net, ds, options, ev = case()
     results = []

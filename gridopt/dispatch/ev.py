@@ -5,6 +5,11 @@
 plugged in, and ``Σ_t p[t, s] dt_h + unmet[s] = E_s`` delivers the requested energy by departure,
 ``unmet`` (MWh, penalised) being what cannot be delivered. A V2G car's cumulative energy stays within
 ``[0, E_s]``: it never returns more than it took, nor stores more than it asked for (losses neglected).
+The row is ranged, ``E_s <= Σ_t p dt_h + unmet <= E_max_s``: in one run ``E_max = E``; in a
+rolling-horizon window (``gridopt.dispatch.inputs.fill_ev_slots``) a car still plugged in after it
+takes at most all it still needs (``E_max``) and at least what it could not take afterwards
+(``E``). A session's columns cover every step (bounds 0 where it is not plugged in), so one LP can
+hold any sessions of a bus: the rolling horizon's fixed slots (``gridopt.horizon``).
 
 **Aggregated** (``ev_formulation="aggregate"``), for thousands of sessions: one ``p[t, k]`` per bus
 with ``0 <= p <= Σ p_max`` of the sessions plugged in, and the cumulative energy ``e[t, k]``
@@ -53,15 +58,18 @@ def _define_sessions(m, b, ev: EvSessions, parts: Parts) -> None:
     parts.var(b, "p", (m.T, b.K), lower, ev.p_max_mw)
     parts.var(b, "unmet", (b.K,), 0.0, ev.energy_mwh)
     parts.param(b, "energy_mwh", (b.K,), ev.energy_mwh)
+    parts.param(b, "energy_max_mwh", (b.K,), ev.energy_max_mwh)
     each = sp.identity(len(ev))
     parts.constraint(
         b,
         "energy",
         (b.K,),
-        lambda b, k: sum(b.p[t, k] for t in m.T) * dt + b.unmet[k] == b.energy_mwh[k],
+        lambda b, k: pyo.inequality(
+            b.energy_mwh[k], sum(b.p[t, k] for t in m.T) * dt + b.unmet[k], b.energy_max_mwh[k]
+        ),
         terms=[over_steps("ev.p", each, n_time, weights=dt), static("ev.unmet", each)],
         lower=ev.energy_mwh,
-        upper=ev.energy_mwh,
+        upper=ev.energy_max_mwh,
     )
     v2g = np.flatnonzero(ev.v2g)
     b.V = pyo.RangeSet(0, len(v2g) - 1)

@@ -19,7 +19,7 @@ deliver within the horizon only what it could not deliver afterwards at full pow
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -42,7 +42,8 @@ __all__ = [
     "EvSessions",
     "EvAggregates",
     "prepare",
-    "ev_envelope",
+    "ev_slots",
+    "fill_ev_slots",
 ]
 
 POLLUTANTS = ("co2", "nox", "so2", "pm25")
@@ -147,8 +148,9 @@ class EvSessions(Units):
     bus: np.ndarray  # pandapower bus
     p_max_mw: np.ndarray  # (T, S): nominal power × fraction of the step plugged in
     v2g: np.ndarray  # bool
-    energy_mwh: np.ndarray  # to deliver within the horizon
-    departure: np.ndarray  # datetime64
+    energy_mwh: np.ndarray  # (S,) to deliver within the horizon: what cannot come after it at full power
+    energy_max_mwh: np.ndarray  # (S,) at most: energy_mwh in one run; all the car needs in fill_ev_slots
+    departure: np.ndarray  # datetime64 (NaT: an empty slot)
 
     def uncontrolled_mw(self, dt_h: float) -> np.ndarray:
         """(T, S) full power from arrival until the energy is delivered."""
@@ -204,16 +206,18 @@ class DispatchData:
 
 
 def prepare(
-    net, series: xr.Dataset, options: DispatchOptions, ev_sessions: xr.Dataset | None = None
+    net, series: xr.Dataset, options: DispatchOptions, ev_sessions: xr.Dataset | EvSessions | None = None
 ) -> DispatchData:
-    """Validate the inputs and return the arrays of one dispatch problem."""
+    """Validate the inputs and return the arrays of one dispatch problem. ``ev_sessions``: the
+    sessions' dataset, or sessions already laid out over ``series.time`` (``fill_ev_slots``),
+    taken as they are."""
     time, dt_h = _time_axis(series)
     network = _network(net, options)
     formulation = _formulation(network, options)
     node_of = dict(zip(network.bus.tolist(), network.node_of_bus.tolist()))
     load_p, load_q = _loads(net, series, node_of, network.n_node, len(time))
-    ev = None
-    if ev_sessions is not None and ev_sessions.sizes.get("session", 0):
+    ev = ev_sessions if isinstance(ev_sessions, EvSessions) else None
+    if ev is None and ev_sessions is not None and ev_sessions.sizes.get("session", 0):
         sessions = _ev_sessions(ev_sessions, node_of, time, dt_h)
         if options.ev_formulation == "session":
             ev = _per_session(sessions, len(time))
@@ -768,16 +772,7 @@ def _ev_sessions(ds: xr.Dataset, node_of: dict, time: pd.DatetimeIndex, dt_h: fl
     p_max = ds.ev_p_max_mw.values.astype(float)
     v2g = ds.ev_v2g.values.astype(bool) if "ev_v2g" in ds else np.zeros(len(ids), bool)
     _check_sessions(ids, bus, arrival, departure, energy, p_max, node_of)
-    start = time.values.astype("datetime64[ns]").astype(np.int64)
-    step_ns = int(round(dt_h * 3600e9))
-    arr, dep = arrival.astype(np.int64), departure.astype(np.int64)
-    first = np.clip(np.searchsorted(start, arr, "right") - 1, 0, None)
-    last = np.minimum(np.searchsorted(start, dep, "left") - 1, len(start) - 1)
-    count = np.maximum(last - first + 1, 0)
-    session = np.repeat(np.arange(len(ids)), count)
-    step = first[session] + np.arange(count.sum()) - (np.cumsum(count) - count)[session]
-    overlap = np.minimum(start[step] + step_ns, dep[session]) - np.maximum(start[step], arr[session])
-    hours_after = np.clip((dep - (start[-1] + step_ns)) / 3600e9, 0, None)
+    session, step, plugged, last, hours_after = _plugged(arrival, departure, time, dt_h)
     return _Sessions(
         ids=ids,
         bus=bus,
@@ -788,16 +783,70 @@ def _ev_sessions(ds: xr.Dataset, node_of: dict, time: pd.DatetimeIndex, dt_h: fl
         energy_mwh=np.clip(energy - p_max * hours_after, 0, None),
         session=session,
         step=step,
-        plugged=np.clip(overlap, 0, None) / step_ns,
-        last=np.where(count > 0, last, -1),
+        plugged=plugged,
+        last=last,
     )
 
 
-def ev_envelope(ev_sessions: xr.Dataset, network: Network, time: pd.DatetimeIndex, dt_h: float) -> EvAggregates:
-    """The per-node envelope of ``ev_sessions`` over ``time``: what ``prepare`` makes with
-    ``ev_formulation="aggregate"``, without the rest (a rolling horizon's EV update)."""
-    node_of = dict(zip(network.bus.tolist(), network.node_of_bus.tolist()))
-    return _aggregate(_ev_sessions(ev_sessions, node_of, time, dt_h), len(time), dt_h)
+def _plugged(arrival: np.ndarray, departure: np.ndarray, time: pd.DatetimeIndex, dt_h: float):
+    """When sessions (plugged ``arrival .. departure``, datetime64[ns]) are plugged in over ``time``:
+    (step, session) pairs grouped by session, steps increasing (``session``, ``step``, the
+    fraction of the step ``plugged``), each session's last step (-1: none) and its hours plugged
+    in after the horizon."""
+    start = time.values.astype("datetime64[ns]").astype(np.int64)
+    step_ns = int(round(dt_h * 3600e9))
+    arr, dep = arrival.astype(np.int64), departure.astype(np.int64)
+    first = np.clip(np.searchsorted(start, arr, "right") - 1, 0, None)
+    last = np.minimum(np.searchsorted(start, dep, "left") - 1, len(start) - 1)
+    count = np.maximum(last - first + 1, 0)
+    session = np.repeat(np.arange(len(arr)), count)
+    step = first[session] + np.arange(count.sum()) - (np.cumsum(count) - count)[session]
+    overlap = np.minimum(start[step] + step_ns, dep[session]) - np.maximum(start[step], arr[session])
+    hours_after = np.clip((dep - (start[-1] + step_ns)) / 3600e9, 0, None)
+    return session, step, np.clip(overlap, 0, None) / step_ns, np.where(count > 0, last, -1), hours_after
+
+
+def ev_slots(node: np.ndarray, bus: np.ndarray) -> EvSessions:
+    """Empty per-session slots at ``node`` (pandapower ``bus``): a rolling horizon's fixed EV
+    layout, which ``fill_ev_slots`` fills for each window."""
+    n = len(node)
+    return EvSessions(
+        index=np.arange(n),
+        node=np.asarray(node, dtype=int),
+        label=[f"EV slot {j} at bus {b}" for j, b in enumerate(bus)],
+        bus=np.asarray(bus, dtype=int),
+        p_max_mw=np.zeros((0, n)),
+        v2g=np.zeros(n, dtype=bool),
+        energy_mwh=np.zeros(n),
+        energy_max_mwh=np.zeros(n),
+        departure=np.full(n, np.datetime64("NaT", "ns")),
+    )
+
+
+def fill_ev_slots(
+    slots: EvSessions,
+    slot: np.ndarray,
+    time: pd.DatetimeIndex,
+    dt_h: float,
+    arrival: np.ndarray,
+    departure: np.ndarray,
+    energy_mwh: np.ndarray,
+    p_max_mw: np.ndarray,
+) -> EvSessions:
+    """``slots`` over ``time`` holding session i in slot ``slot[i]``; the other slots are empty
+    (every bound 0). Session i, plugged in ``arrival[i] .. departure[i]`` (datetime64[ns]) at up to
+    ``p_max_mw[i]``, still needs ``energy_mwh[i]``: its slot takes at most that within the horizon,
+    and at least what it could not take after the horizon at full power."""
+    session, step, plugged, _, hours_after = _plugged(arrival, departure, time, dt_h)
+    n = len(slots)
+    p_max = np.zeros((len(time), n))
+    p_max[step, slot[session]] = p_max_mw[session] * plugged
+    least, most = np.zeros(n), np.zeros(n)
+    least[slot] = np.clip(energy_mwh - p_max_mw * hours_after, 0, None)
+    most[slot] = energy_mwh
+    leaves = np.full(n, np.datetime64("NaT", "ns"))
+    leaves[slot] = departure
+    return replace(slots, p_max_mw=p_max, energy_mwh=least, energy_max_mwh=most, departure=leaves)
 
 
 def _check_sessions(ids, bus, arrival, departure, energy, p_max, node_of) -> None:
@@ -823,6 +872,7 @@ def _per_session(s: _Sessions, n_time: int) -> EvSessions:
         p_max_mw=p_max,
         v2g=s.v2g,
         energy_mwh=s.energy_mwh,
+        energy_max_mwh=s.energy_mwh,
         departure=s.departure,
     )
 
