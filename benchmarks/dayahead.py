@@ -26,6 +26,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+import gridopt.dispatch  # noqa: F401  (imported before any timing: imports are not part of a run's
+import gridopt.solve  # noqa: F401  time, as in shared/PERFORMANCE.md; they pull in Pyomo, ~0.5 s)
 from gridopt.config import load_model
 from gridopt.horizon import issue_times, load_scenario, roll
 from gridopt.store import Store
