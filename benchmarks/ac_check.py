@@ -19,13 +19,13 @@ import importlib.util
 import time
 
 import numpy as np
-import pandas as pd
 import pandapower as pp
 import pandapower.networks as pn
+import pandas as pd
 import xarray as xr
+from registry import profiles
 
 from gridopt.validate import ac_check
-from registry import profiles
 
 NUMBA = importlib.util.find_spec("numba") is not None
 
@@ -91,8 +91,8 @@ def main() -> None:
          "reference"),
         (f"gridopt ac_check backend=pandapower ({n} steps, extrapolated)",
          pp_backend.attrs["ac_time_s"] * scale, f"{dvm_pp:.1e}"),
-        (f"gridopt ac_check backend=auto -> {ac.attrs['ac_backend']} (all {args.steps} steps, "
-         f"median of {args.repeat})", seconds, f"{dvm:.1e}"),
+        ((f"gridopt ac_check backend=auto -> {ac.attrs['ac_backend']} (all {args.steps} steps, "
+         f"median of {args.repeat})"), seconds, f"{dvm:.1e}"),
     ]
     converged = int(ac["ac_converged"].sum())
     print(f"mv_oberrhein, {args.steps} hourly steps, {len(net.bus)} buses; "

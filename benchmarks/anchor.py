@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import run  # noqa: E402
+import run
 
 TOOLS = ("gridopt", "gridopt_plain", "highs", "pypsa")
 YEAR_TOOLS = ("gridopt", "highs", "pypsa")

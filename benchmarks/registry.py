@@ -9,7 +9,8 @@ same case.
 - ``case118`` -- the anchor of shared/PERFORMANCE.md (see ``transmission_case``): pandapower's
   case118 with linear costs, PV and wind at 20 % of the buses, batteries at 10 %, EV fleets at
   10 %, a CO2 price of 80/t and a NOx damage cost, line ratings tightened so that some bind.
-- ``case300`` -- the same recipe on pandapower's case300 (a size point for the scaling run).
+- ``case300`` -- the same recipe on pandapower's case300 (a size point for the scaling run); its one
+  series-compensated line (negative reactance, which gridopt's DC flow refuses) gets ``|x|``.
 - ``sb_lv`` (1-LV-rural1--0-sw), ``sb_mv`` (1-MV-semiurb--0-sw), ``sb_hv`` (1-HV-mixed--0-sw) --
   SimBench grids with their own 2016 profiles (``gridopt.io.simbench``, averaged to hours from
   2016-01-01 00:00 UTC; at most 8784 steps), plus batteries and EV fleets (``distribution_case``).
@@ -24,8 +25,9 @@ external grid at 35 ± 20 /MWh over the day; grid CO2 intensity 0.45 ± 0.1 t/MW
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 import pandapower as pp
@@ -109,6 +111,12 @@ def transmission_case(net, hours: int) -> Case:
     _add_grid_signals(series)
     ev = ev_fleets(rng, rng.choice(buses, size=n_bus // 10, replace=False), time_index)
     return Case(net, series, ev, options())
+
+
+def _case300():
+    net = pn.case300()
+    net.line["x_ohm_per_km"] = net.line["x_ohm_per_km"].abs()
+    return net
 
 
 def _tighten_ratings(net) -> None:
@@ -232,7 +240,7 @@ PROBLEMS: dict[str, Problem] = {
         Problem("case118", "pandapower case118, renewables, batteries, EV fleets, binding lines",
                 lambda hours: transmission_case(pn.case118(), hours)),
         Problem("case300", "pandapower case300, decorated as case118",
-                lambda hours: transmission_case(pn.case300(), hours)),
+                lambda hours: transmission_case(_case300(), hours)),
         Problem("sb_lv", "SimBench 1-LV-rural1--0-sw with its 2016 profiles",
                 lambda hours: simbench_case("1-LV-rural1--0-sw", hours), 8784),
         Problem("sb_mv", "SimBench 1-MV-semiurb--0-sw with its 2016 profiles",

@@ -51,7 +51,7 @@ import sys
 import tempfile
 import time
 import warnings
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
@@ -251,7 +251,7 @@ def child_runpp(work: Path, problem: str, hours: int) -> dict:
     for table in ("load", "sgen", "storage", "gen"):
         net[table]["scaling"] = 1.0
     series = c.series.sel(time=sample.time)
-    ev = sample["ev_p_mw"] if "ev_p_mw" in sample else None
+    ev = sample.get("ev_p_mw")
     if ev is not None:
         pp.create_loads(net, buses=ev["ev_bus"].values, p_mw=0.0, name="EV")
     n_load = len(c.net.load)
@@ -443,8 +443,8 @@ def _f(x, digits: int = 2) -> str:
 
 def dispatch_table(cases: list[dict]) -> list[str]:
     """One markdown table of the solving tools, with the ratios to the floor and to PyPSA."""
-    lines = ["| problem | T | tool | cols | rows | build | hand-off | HiGHS | extract | total | peak RSS GB "
-             "| total / floor | total / PyPSA |", "|" + "---|" * 13]
+    lines = [("| problem | T | tool | cols | rows | build | hand-off | HiGHS | extract | total | peak RSS GB "
+             "| total / floor | total / PyPSA |"), "|" + "---|" * 13]
     for c in cases:
         med = c["median"]
         if not c["agree"]:
@@ -455,9 +455,10 @@ def dispatch_table(cases: list[dict]) -> list[str]:
         for tool, m in med.items():
             if tool not in DISPATCH:
                 continue
-            if "total" not in m:
+            if "total" not in m:  # stopped or failed: what happened, and the RSS it had reached
+                rss = _f(m.get("peak_rss_gb"))
                 lines.append(f"| {c['problem']} | {c['hours']} | {LABELS[tool]} | "
-                             f"{m.get('stopped') or m.get('error')} |" + " |" * 9)
+                             f"{m.get('stopped') or m.get('error')} |" + " |" * 6 + f" {rss} | | |")
                 continue
             r1 = _f(m["total"] / floor) if floor else ""
             r2 = _f(m["total"] / pypsa) if pypsa else ""
@@ -470,27 +471,31 @@ def dispatch_table(cases: list[dict]) -> list[str]:
 def ratio_table(cases: list[dict]) -> list[str]:
     """gridopt's total as a ratio to each peer's (HiGHS alone: to its run time, the floor), and the
     AC check to the runpp loop; blank where a tool did not run or did not finish."""
-    lines = ["| problem | T | gridopt total s | gridopt / floor | gridopt / PyPSA | gridopt / plain Pyomo "
-             "| AC check: gridopt / runpp loop |", "|---|---|---|---|---|---|---|"]
+    lines = [("| problem | T | gridopt total s | gridopt / floor | gridopt / PyPSA | gridopt / plain Pyomo "
+             "| AC check: gridopt / runpp loop |"), "|---|---|---|---|---|---|---|"]
     for c in cases:
         med = c["median"]
         g = med.get("gridopt", {})
         if not c["agree"] or "total" not in g:
             continue
 
-        def ratio(tool, key, mine="total"):
-            other = med.get(tool, {}).get(key)
-            return _f(g[mine] / other) if other and mine in g else ""
-
-        lines.append(f"| {c['problem']} | {c['hours']} | {_f(g['total'])} | {ratio('highs', 'highs')} | "
-                     f"{ratio('pypsa', 'total')} | {ratio('pyomo', 'total')} | {ratio('runpp', 'ac', 'ac')} |")
+        cells = [_ratio(g, med, tool, key, mine) for tool, key, mine in
+                 (("highs", "highs", "total"), ("pypsa", "total", "total"), ("pyomo", "total", "total"),
+                  ("runpp", "ac", "ac"))]
+        lines.append(f"| {c['problem']} | {c['hours']} | {_f(g['total'])} | " + " | ".join(cells) + " |")
     return lines
+
+
+def _ratio(g: dict, med: dict, tool: str, key: str, mine: str) -> str:
+    """gridopt's ``mine`` over ``tool``'s ``key`` (blank when either is missing)."""
+    other = med.get(tool, {}).get(key)
+    return _f(g[mine] / other) if other and mine in g else ""
 
 
 def ac_table(cases: list[dict]) -> list[str]:
     """gridopt's AC check against the runpp loop, where both ran."""
-    lines = ["| problem | T | gridopt ac_check s (backend, converged) | runpp loop s (steps run, extrapolated) "
-             "| gridopt / runpp | max abs Δvm pu |", "|---|---|---|---|---|---|"]
+    lines = [("| problem | T | gridopt ac_check s (backend, converged) | runpp loop s (steps run, extrapolated) "
+             "| gridopt / runpp | max abs Δvm pu |"), "|---|---|---|---|---|---|"]
     for c in cases:
         g, r = c["median"].get("gridopt", {}), c["median"].get("runpp", {})
         if "ac" not in g or "ac" not in r:
@@ -504,11 +509,11 @@ def markdown(report: dict) -> str:
     m = report["machine"]
     v = ", ".join(f"{k} {x}" for k, x in m["versions"].items() if x)
     out = [f"Command: `{report['command']}`", "",
-           f"Machine: {m['nproc']} cores ({m['cpu']}), {m['ram_gb']} GB RAM, Python {m['python']}; {v}. "
+           (f"Machine: {m['nproc']} cores ({m['cpu']}), {m['ram_gb']} GB RAM, Python {m['python']}; {v}. "
            f"Started {report['started']} UTC; load average {report['load_start']} at the start, "
-           f"{report['load_end']} at the end. Medians of {report['repeat']} run(s), seconds.", ""]
-    out += [*ratio_table(report["cases"]), ""]
-    out += dispatch_table(report["cases"])
+           f"{report['load_end']} at the end. Medians of {report['repeat']} run(s), seconds."), ""]
+    if report["cases"]:
+        out += [*ratio_table(report["cases"]), "", *dispatch_table(report["cases"])]
     ac = ac_table(report["cases"])
     if len(ac) > 2:
         out += ["", *ac]
@@ -526,7 +531,7 @@ def run(args) -> dict:
         tools.insert(0, "gridopt")  # HiGHS alone and the runpp loop read what gridopt's child saves
     solving = [t for t in tools if t != "forecast"]
     report = {"command": args.command or " ".join(["python", "benchmarks/run.py", *sys.argv[1:]]),
-              "started": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M"),
+              "started": datetime.now(UTC).strftime("%Y-%m-%d %H:%M"),
               "load_start": " ".join(f"{x:.2f}" for x in os.getloadavg()), "repeat": args.repeat,
               "machine": machine(), "cases": [], "forecast": []}
     print(f"# load average at start: {report['load_start']}", file=sys.stderr, flush=True)
@@ -554,7 +559,7 @@ def parser(problems=None) -> argparse.ArgumentParser:
     p.add_argument("--hours", type=int, nargs="+", default=[24, 168])
     p.add_argument("--tools", nargs="+", choices=TOOLS, default=list(DEFAULT_TOOLS))
     p.add_argument("--repeat", type=int, default=3)
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M")
     p.add_argument("--out", default=str(HERE / "results" / f"{stamp}.json"))
     p.add_argument("--time-limit", type=float, default=1500.0, help="seconds per child (default 25 min)")
     p.add_argument("--max-rss-gb", type=float, default=16.0, help="stop a child past this RSS")

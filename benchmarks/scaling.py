@@ -21,7 +21,7 @@ import argparse
 import json
 import sys
 import tempfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -29,8 +29,8 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-import run  # noqa: E402
-from registry import PROBLEMS  # noqa: E402
+import run
+from registry import PROBLEMS
 
 SERIES = {"gridopt total s": ("gridopt", "total"), "gridopt HiGHS s": ("gridopt", "highs"),
           "floor (HiGHS alone) s": ("highs", "highs"), "gridopt peak RSS GB": ("gridopt", "peak_rss_gb")}
@@ -50,19 +50,29 @@ def sweep(points: list[tuple[str, int]], args, reused: dict, work: Path) -> list
     return cases
 
 
-def table(name: str, x_label: str, xs: list[int], cases: list[dict]) -> tuple[list[str], dict]:
-    """Markdown rows of one sweep and the fitted exponents."""
+def _value(case: dict, tool: str, key: str) -> float | None:
+    """A median of a finished run (None for a tool stopped at a limit, failed, or not run)."""
+    m = case["median"].get(tool, {})
+    return None if "stopped" in m or "error" in m else m.get(key)
+
+
+def table(name: str, x_label: str, xs: list[int], cases: list[dict], local: bool) -> tuple[list[str], dict]:
+    """Markdown rows of one sweep and the exponents fitted over its finished points; with ``local``
+    also the exponent between the last two finished points (how fast it grows at the end)."""
     rows = [f"| {x_label} | problem | " + " | ".join(SERIES) + " |", "|---|---|" + "---|" * len(SERIES)]
-    values = {label: [c["median"].get(tool, {}).get(key) for c in cases] for label, (tool, key) in SERIES.items()}
+    values = {label: [_value(c, tool, key) for c in cases] for label, (tool, key) in SERIES.items()}
     for k, (x, c) in enumerate(zip(xs, cases)):
-        cells = " | ".join("" if values[label][k] is None else f"{values[label][k]:.2f}" for label in SERIES)
-        rows.append(f"| {x} | {c['problem']} | {cells} |")
-    exponents = {}
-    for label, ys in values.items():
-        pts = [(x, y) for x, y in zip(xs, ys) if y]
-        exponents[label] = fit_exponent(*zip(*pts)) if len(pts) >= 2 else None
-    rows.append("| **exponent b** (y ∝ x^b) | | " + " | ".join(
-        "" if b is None else f"**{b:.2f}**" for b in exponents.values()) + " |")
+        cells = [f"{values[label][k]:.2f}" if values[label][k] is not None
+                 else c["median"].get(tool, {}).get("stopped", "") for label, (tool, _) in SERIES.items()]
+        rows.append(f"| {x} | {c['problem']} | " + " | ".join(cells) + " |")
+    points = {label: [(x, y) for x, y in zip(xs, ys) if y] for label, ys in values.items()}
+    exponents = {label: fit_exponent(*zip(*p)) if len(p) >= 2 else None for label, p in points.items()}
+    fits = [("**exponent b**, all finished points (y ∝ x^b)", exponents)]
+    if local:
+        fits.append(("b between the last two finished points",
+                     {label: fit_exponent(*zip(*p[-2:])) if len(p) >= 2 else None for label, p in points.items()}))
+    for title, fitted in fits:
+        rows.append(f"| {title} | | " + " | ".join("" if b is None else f"**{b:.2f}**" for b in fitted.values()) + " |")
     return [f"**{name}**", "", *rows], exponents
 
 
@@ -74,12 +84,14 @@ def plot(path: Path, sweeps: list[tuple[str, str, list[int], list[dict], dict]])
 
     fig, axes = plt.subplots(1, len(sweeps), figsize=(6 * len(sweeps), 4.5), squeeze=False)
     for ax, (name, x_label, xs, cases, exponents) in zip(axes[0], sweeps):
-        for label, (tool, key) in SERIES.items():
-            pts = [(x, c["median"].get(tool, {}).get(key)) for x, c in zip(xs, cases)]
-            pts = sorted((x, y) for x, y in pts if y)
-            if pts:
-                b = exponents[label]
-                ax.plot(*zip(*pts), marker="o", label=f"{label} (b = {b:.2f})" if b is not None else label)
+        for label, (tool, key) in SERIES.items():  # measured points, and the fitted power law dashed
+            pts = sorted((x, y) for x, y in zip(xs, (_value(c, tool, key) for c in cases)) if y)
+            if len(pts) < 2:
+                continue
+            x, y = np.array(pts).T
+            a = np.exp(np.mean(np.log(y) - exponents[label] * np.log(x)))
+            dots = ax.plot(x, y, "o", label=f"{label} (b = {exponents[label]:.2f})")[0]
+            ax.plot(x, a * x ** exponents[label], "--", color=dots.get_color(), alpha=0.6)
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel(x_label)
@@ -102,11 +114,11 @@ def main() -> None:
     p.add_argument("--reuse", nargs="*", default=[], help="earlier run.py reports whose cases count as measured")
     p.add_argument("--time-limit", type=float, default=1500.0)
     p.add_argument("--max-rss-gb", type=float, default=16.0)
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M")
     p.add_argument("--out", default=str(HERE / "results" / f"scaling-{stamp}"))
     args = p.parse_args()
     args.option_overrides = {"_runpp_steps": 1}
-    reused = {(c["problem"], c["hours"]): c for f in args.reuse for c in json.loads(Path(f).read_text())["cases"]
+    reused = {(c["problem"], c["hours"]): c for f in args.reuse for c in json.loads(Path(f).read_text()).get("cases", [])
               if {"gridopt", "highs"} <= set(c["median"]) and c["agree"]}
     load_start = " ".join(f"{x:.2f}" for x in run.os.getloadavg())
     with tempfile.TemporaryDirectory(prefix="gridopt-scaling-") as tmp:
@@ -115,8 +127,8 @@ def main() -> None:
     n_bus = [c["median"]["gridopt"]["buses"] for c in sizes]
     order = np.argsort(n_bus)
     n_bus, sizes = [n_bus[k] for k in order], [sizes[k] for k in order]
-    t_rows, t_exp = table(f"Horizon: {args.time_problem}", "T (h)", args.hours, horizon)
-    s_rows, s_exp = table(f"Network size at T = {args.size_hours}", "buses", n_bus, sizes)
+    t_rows, t_exp = table(f"Horizon: {args.time_problem}", "T (h)", args.hours, horizon, local=True)
+    s_rows, s_exp = table(f"Network size at T = {args.size_hours}", "buses", n_bus, sizes, local=False)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     load_end = " ".join(f"{x:.2f}" for x in run.os.getloadavg())

@@ -14,8 +14,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SOLVERS = ("gridopt", "highs", "pypsa", "pyomo")
 
-# case118 anchor at T = 24: gridopt's objective, also reached by HiGHS alone, PyPSA and plain Pyomo
-# (see benchmarks/README.md); currency units of the case's linear costs + CO2 and NOx prices.
+# case118 anchor at T = 24 (benchmarks/registry.py, seeded): the objective gridopt, HiGHS alone,
+# PyPSA and plain Pyomo all reached in benchmarks/results/main.json (cost units of case118's linear
+# costs plus the CO2 and NOx prices). A change to the case or to the formulation moves it.
 CASE118_T24_OBJECTIVE = 5607268.242361051
 
 
@@ -24,7 +25,7 @@ def smoke(tmp_path_factory):
     out = tmp_path_factory.mktemp("bench") / "smoke.json"
     cmd = [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--problems", "case118", "sb_lv",
            "--hours", "24", "--repeat", "1", "--runpp-steps", "12", "--out", str(out)]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=180, cwd=ROOT)
+    done = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=180, cwd=ROOT)
     return done, out
 
 
@@ -49,7 +50,7 @@ def test_objectives_agree_across_tools(smoke):
         # HiGHS alone solved gridopt's own LP: same size
         assert (med["highs"]["cols"], med["highs"]["rows"]) == (med["gridopt"]["cols"], med["gridopt"]["rows"])
     case118 = json.loads(out.read_text())["cases"][0]["median"]["gridopt"]
-    assert case118["objective"] == pytest.approx(CASE118_T24_OBJECTIVE, rel=1e-9)
+    assert case118["objective"] == pytest.approx(CASE118_T24_OBJECTIVE, rel=1e-6)  # the runner's tolerance
 
 
 def test_phases_and_ratios_are_recorded(smoke):
