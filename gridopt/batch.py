@@ -34,7 +34,6 @@ import hashlib
 import json
 import logging
 import re
-import tomllib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,7 +43,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
 
 from gridopt import __version__
-from gridopt.config import ModelConfig, describe_error, load_model
+from gridopt.config import ModelConfig, describe_error, load_model, read_toml
 from gridopt.errors import EXIT_OF_STATUS, ConfigError, GridoptError
 from gridopt.store import Store, input_hashes
 
@@ -123,12 +122,7 @@ def load_variants(path: Path | str | None) -> dict[str, dict]:
     if path is None:
         return {BASE_VARIANT: {}}
     path = Path(path)
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the variants file ({exc.strerror})") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: not a valid UTF-8 TOML file ({exc})") from None
+    raw = read_toml(path, "variants file")
     try:
         parsed = _VariantsFile.model_validate(raw)
     except ValidationError as exc:

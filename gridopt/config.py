@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -43,6 +44,8 @@ __all__ = [
     "DEFAULT_MODEL",
     "with_window",
     "describe_error",
+    "read_toml",
+    "TimeZoneName",
 ]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -51,6 +54,17 @@ DEFAULT_MODEL = "default"
 
 NonNegative = Annotated[float, Field(ge=0)]
 Positive = Annotated[float, Field(gt=0)]
+
+
+def _known_zone(value: str) -> str:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValueError("must be an IANA time zone name such as 'Europe/Berlin'") from None
+    return value
+
+
+TimeZoneName = Annotated[str, AfterValidator(_known_zone)]  # e.g. "Europe/Berlin"; checked
 Fraction = Annotated[float, Field(ge=0, le=1)]
 Efficiency = Annotated[float, Field(gt=0, le=1)]
 HourOfDay = Annotated[int, Field(ge=0, le=24)]
@@ -135,18 +149,9 @@ class GridSection(_Strict):
     price_per_mwh: float = 60.0
     peak_price_per_mwh: float | None = None
     peak_hours_local: Annotated[tuple[HourOfDay, HourOfDay], Strict(False)] = (17, 21)
-    timezone: str = "UTC"
+    timezone: TimeZoneName = "UTC"
     import_max_mw: Positive | None = None
     export_max_mw: NonNegative | None = None
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            zoneinfo.ZoneInfo(value)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            raise ValueError("must be an IANA time zone name such as 'Europe/Berlin'") from None
-        return value
 
     @model_validator(mode="after")
     def _peak_window(self) -> GridSection:
@@ -350,17 +355,7 @@ def resolve_data_dir(explicit: str | Path | None = None) -> Path | None:
 def load_model(model: str | Path | None = None, data_dir: str | Path | None = None) -> ModelConfig:
     """Read and validate a model file: a path, or the name of a shipped model (default: 'default')."""
     path = _model_path(model)
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(
-            f"{path}: a model file must be UTF-8 text (got byte {exc.object[exc.start]:#04x} "
-            f"at offset {exc.start})"
-        ) from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the model file ({exc.strerror})") from None
+    raw = read_toml(path, "model file")
     raw.setdefault("name", path.stem)
     try:
         return ModelConfig(**raw, path=path.resolve(), data_dir=resolve_data_dir(data_dir))
@@ -368,6 +363,19 @@ def load_model(model: str | Path | None = None, data_dir: str | Path | None = No
         raise ConfigError(f"{path}: {describe_error(exc)}") from None
     except TypeError as exc:  # a key shadowing path/data_dir given twice
         raise ConfigError(f"{path}: {exc}") from None
+
+
+def read_toml(path: Path, what: str) -> dict:
+    """The table of a TOML file; any problem is one ``ConfigError`` line naming the file."""
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: a {what} must be UTF-8 text (got byte {exc.object[exc.start]:#04x} "
+                          f"at offset {exc.start})") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the {what} ({exc.strerror})") from None
 
 
 def with_window(config: ModelConfig, start: str | None, hours: int | None) -> ModelConfig:

@@ -35,8 +35,6 @@ import shlex
 import signal
 import subprocess
 import sys
-import tomllib
-import zoneinfo
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -52,6 +50,7 @@ from pydantic import (
     field_validator,
 )
 
+from gridopt.config import TimeZoneName, read_toml
 from gridopt.errors import ConfigError
 from gridopt.store import Store
 
@@ -84,16 +83,7 @@ class _JobEntry(BaseModel):
     kind: Literal[KINDS]  # type: ignore[valid-type]
     args: list[str] = []
     cron: str
-    timezone: str = "UTC"
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            zoneinfo.ZoneInfo(value)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            raise ValueError("must be an IANA time zone name such as 'Europe/Berlin'") from None
-        return value
+    timezone: TimeZoneName = "UTC"
 
     @field_validator("cron")
     @classmethod
@@ -138,12 +128,7 @@ class Job:
 def load_schedule(path: Path | str) -> dict[str, Job]:
     """Job name → :class:`Job` from a schedule file; any problem is one ``ConfigError`` line."""
     path = Path(path)
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the schedule file ({exc.strerror})") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: not a valid UTF-8 TOML file ({exc})") from None
+    raw = read_toml(path, "schedule file")
     try:
         parsed = _ScheduleFile.model_validate(raw)
     except ValidationError as exc:

@@ -115,7 +115,7 @@ def test_a_rerun_skips_what_is_done_and_redoes_what_failed(batch, scheduler):
     ('[variants."big storage"]\n', "variants.big storage: variant names must be"),
     ('[variant.x]\n', "variant: unknown key (expected one of: common, variants)"),
     ('[common]\ntime.hours = 24\n', "variants: at least one [variants.<name>] table is required"),
-    ('[variants.x\n', "not a valid UTF-8 TOML file"),
+    ('[variants.x\n', "not valid TOML"),
 ])
 def test_a_bad_variants_file_exits_2_with_one_line_before_any_run(tmp_path, capsys, body, expected):
     variants = tmp_path / "v.toml"
