@@ -74,17 +74,25 @@ def cmd_run(args: argparse.Namespace) -> int:
                             ac_iterations=args.ac_loop, progress=progress)
     results = outcome.results
     out.print(_summary_table(outcome, config.grid.currency))
-    for line in results.attrs.get("explanation", "").split("\n"):
-        if line:
-            out.print(f"  {line}", markup=False)
+    _print_explanation(results.attrs)
     if "kpi_episode_hours" in results.attrs:
         out.print(_policy_table(results.attrs, config.grid.currency))
     if not args.no_ac:
         _print_ac(results)
-    status = results.attrs["status"] + (f" ({results.attrs['incumbent']})" if "incumbent" in results.attrs else "")
-    out.print(f"status {status}; stored as run {outcome.run_id}"
-              + (f" and written to {args.out}" if args.out else ""))
-    return EXIT_OF_STATUS.get(results.attrs["status"], 0)
+    return _stored(results.attrs, outcome.run_id, args.out)
+
+
+def _print_explanation(attrs: dict, most: int | None = None) -> None:
+    """The run's explanation lines (slack in use, in grid terms), the first ``most`` of them."""
+    for line in [line for line in attrs.get("explanation", "").split("\n") if line][:most]:
+        out.print(f"  {line}", markup=False)
+
+
+def _stored(attrs: dict, run_id: str | None, out_path: Path | None) -> int:
+    """Print where the run went and its status; the exit code of that status."""
+    status = attrs["status"] + (f" ({attrs['incumbent']})" if "incumbent" in attrs else "")
+    out.print(f"status {status}; stored as run {run_id}" + (f" and written to {out_path}" if out_path else ""))
+    return EXIT_OF_STATUS.get(attrs["status"], 0)
 
 
 _NEXT_PHASE = {"scenario": "optimizing", "optimize": "AC power flow of every step",
@@ -301,12 +309,8 @@ def cmd_dayahead(args: argparse.Namespace) -> int:
     attrs = outcome.results.attrs
     out.print(_dayahead_table(attrs, outcome.perfect is not None, config.grid.currency))
     out.print(_dayahead_timing(attrs))
-    for line in attrs.get("explanation", "").split("\n")[:10]:
-        if line:
-            out.print(f"  {line}", markup=False)
-    out.print(f"status {attrs['status']}; stored as run {outcome.run_id}"
-              + (f" and written to {args.out}" if args.out else ""))
-    return EXIT_OF_STATUS.get(attrs["status"], 0)
+    _print_explanation(attrs, most=10)
+    return _stored(attrs, outcome.run_id, args.out)
 
 
 _DAYAHEAD_ROWS = [

@@ -148,9 +148,9 @@ def dayahead(
     """``gridopt dayahead``: the forecast run and, for the attribution, the same period with
     perfect foresight (``perfect``: that run alone); stores the (first) run like ``gridopt run``.
     ``progress(run, done, total, window)``; ``run`` is "forecast" or "perfect"."""
-    from gridopt.run import _check_destinations, _save, run_inputs
+    from gridopt.run import check_destinations, run_inputs, save_results
 
-    _check_destinations(store, out)
+    check_destinations(store, out)
     issues = issue_times(start, end, where=str(config.path))
     foresights = ["perfect"] if perfect else ["forecast", "perfect"]
     scenario = load_scenario(config, issues, horizon_h, foresights[0])
@@ -168,7 +168,7 @@ def dayahead(
                             "persistent": persistent}, **scenario.options.model_dump()}
     save = {"model": config.name, "inputs": run_inputs(config), "options": options,
             "model_file": config.path}
-    run_id = _save(results, store, out, save) if store is not None or out is not None else None
+    run_id = save_results(results, store, out, save) if store is not None or out is not None else None
     return DayaheadOutcome(run_id, results, None if perfect else runs["perfect"], attribution)
 
 

@@ -24,7 +24,7 @@ from gridopt.config import ModelConfig
 from gridopt.errors import ConfigError, GridoptError, SolverError
 from gridopt.kpis import air_quality_kpis, avoided, kpis, policy_compared
 
-__all__ = ["RunOutcome", "run_model", "run_inputs"]
+__all__ = ["RunOutcome", "run_model", "run_inputs", "check_destinations", "save_results"]
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ def run_model(
     from gridopt.dispatch import baseline_dispatch, optimize
     from gridopt.scenario import build_scenario
 
-    _check_destinations(store, out)
+    check_destinations(store, out)
     phases: dict[str, float] = {}
     say = progress or (lambda _phase, _s: None)
 
@@ -93,11 +93,11 @@ def run_model(
     save = {"model": config.name, "inputs": run_inputs(config), "options": opts, "model_file": config.path}
     run_id = None
     if store is not None or out is not None:
-        run_id = timed("store", _save, results, store, out, save)
+        run_id = timed("store", save_results, results, store, out, save)
     return RunOutcome(run_id, results, figures, base_figures, saved, phases)
 
 
-def _check_destinations(store, out: Path | None) -> None:
+def check_destinations(store, out: Path | None) -> None:
     """Refuse, before any work, a store or ``out`` path that cannot take the results."""
     if store is not None and store.root.exists() and not store.root.is_dir():
         raise ConfigError(f"--store {store.root}: must be a folder (got a file)")
@@ -110,7 +110,7 @@ def _check_destinations(store, out: Path | None) -> None:
         raise ConfigError(f"--out {out}: folder {out.parent} does not exist")
 
 
-def _save(results: xr.Dataset, store, out: Path | None, save: dict) -> str | None:
+def save_results(results: xr.Dataset, store, out: Path | None, save: dict) -> str | None:
     """Store the run and write ``out``, both or neither; returns the run id (None without store)."""
     tmp = None
     if out is not None:

@@ -17,10 +17,8 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import make_server
 
-from _app_store import make_store
 from gridopt.app import create_app
 from gridopt.app.layout import OVERVIEW_CARDS, PAGES, fmt
-from gridopt.store import Store
 
 webdriver = pytest.importorskip("selenium.webdriver")
 from selenium.webdriver.chrome.options import Options  # noqa: E402
@@ -39,12 +37,6 @@ FIGURES = {"overview": 1, "carbon": 4, "air-quality": 0, "ev-storage": 2, "netwo
 pytestmark = pytest.mark.skipif(
     not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()),
     reason="needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)")
-
-
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory, shared_data):
-    root, ids = make_store(tmp_path_factory.getbasetemp(), shared_data)
-    return Store(root), ids
 
 
 @pytest.fixture(scope="module")

@@ -11,19 +11,12 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from _app_store import make_store
 from gridopt.app import figures
 from gridopt.app.data import AppData, downsample, kpis
 from gridopt.app.layout import Route, fmt, page
 from gridopt.environment import CHINA_CATEGORIES
 from gridopt.errors import DataError
 from gridopt.store import Store
-
-
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory, shared_data):
-    root, ids = make_store(tmp_path_factory.getbasetemp(), shared_data)
-    return Store(root), ids
 
 
 @pytest.fixture(scope="module")

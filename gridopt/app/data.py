@@ -26,7 +26,6 @@ import functools
 import os
 import tempfile
 import threading
-from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +33,7 @@ import pandas as pd
 import xarray as xr
 
 from gridopt.errors import DataError
-from gridopt.store import KPI_PREFIX, RESULTS_FILE, Store
+from gridopt.store import KPI_PREFIX, RESULTS_FILE, RunRecord, Store
 
 __all__ = [
     "AppData",
@@ -63,22 +62,15 @@ NETCDF3_MAGIC = b"CDF"
 
 
 @dataclasses.dataclass(frozen=True)
-class RunInfo:
-    """A run as the Runs page lists it.
-
-    ``created`` is UTC; ``explanation`` holds the run's explanation lines (violations, slack in
-    use, infeasibility) from its manifest; ``problem`` says why the run cannot be shown (results
-    file missing or not NetCDF, manifest unreadable), None when nothing is known to be wrong.
+class RunInfo(RunRecord):
+    """A run as the Runs page lists it: its catalog record, plus ``explanation``, the run's
+    explanation lines (violations, slack in use, infeasibility) from its manifest, and ``problem``,
+    why the run cannot be shown (results file missing or not NetCDF, manifest unreadable), None
+    when nothing is known to be wrong.
     """
 
-    run_id: str
-    model: str
-    created: datetime
-    status: str | None
-    objective: float | None
-    kpis: dict[str, float | None]
-    explanation: tuple[str, ...]
-    problem: str | None
+    explanation: tuple[str, ...] = ()
+    problem: str | None = None
 
 
 class AppData:
@@ -131,8 +123,8 @@ class AppData:
         except DataError as exc:
             explanation, problem = (), str(exc)
         problem = _results_problem(record.path / RESULTS_FILE) or problem
-        return RunInfo(record.run_id, record.model, record.created, record.status,
-                       record.objective, record.kpis, explanation, problem)
+        fields = {f.name: getattr(record, f.name) for f in dataclasses.fields(record)}
+        return RunInfo(**fields, explanation=explanation, problem=problem)
 
 
 def _results_problem(path: Path) -> str | None:
