@@ -23,7 +23,8 @@ arrival; a slot's power is bounded by its session's power while plugged in (0 el
 empty slot), and its energy row asks for at most what the car still needs and at least what it
 could not take after the window at full power (what it cannot have is penalised as unmet).
 Each session receives exactly its slot's committed charging, so the plans are ones the cars can
-take; what a session still lacks when it leaves is unserved (``ev_unmet_mwh``, per EV bus).
+take; what a session still lacks when it leaves is unserved (``ev_unmet_mwh`` per EV bus, and per session
+``ev_session_unmet_mwh``, named in the explanation).
 Sessions still plugged in at the end are reported as pending. V2G, a CO2 cap (a budget for the
 whole period) and air-quality caps (rows in episode hours only, so each window's LP would have
 other rows) are refused.
@@ -376,11 +377,15 @@ class _Roller:
         data = _slice(self.actual, i0, i1)
         values = {name: np.concatenate([k[name] for k in done]) for name in done[0]
                   if name not in ("price", "imbalance", "ext_grid.planned")}
+        ev_findings = None
         if self.ev is not None:
             data = replace(data, ev=self.ev.summary(data))
             values["ev.unmet"] = self.ev.unserved_per_bus()
+            ev_findings = self.ev.findings(data.options.slack_tolerance)
         prices = np.concatenate([k["price"] for k in done])
-        ds = results_dataset(data, values, prices, self.solver)
+        ds = results_dataset(data, values, prices, self.solver, ev_findings)
+        if self.ev is not None:
+            ds = ds.merge(self.ev.session_results(data.time[0].to_datetime64()))
         series = self.scenario.series.isel(time=slice(i0, i1))
         ds = ds.assign({name: series[name] for name in SIGNALS if name in series})
         ds["imbalance_mw"] = ("time", np.concatenate([k["imbalance"] for k in done]),
@@ -540,6 +545,8 @@ class _EvBook:
     layout: object  # EvSessions: the persistent LP's empty slots, grouped by node
     delivered: np.ndarray  # (S,) MWh received so far
     unserved: np.ndarray  # (S,) MWh short at departure (NaN: not departed yet)
+    ids: np.ndarray  # (S,) session ids
+    bus: np.ndarray  # (S,) pandapower bus
     placed: tuple[np.ndarray, np.ndarray] | None = None  # the window's sessions and their slots
     until: np.datetime64 | None = None  # end of the committed hours so far
 
@@ -570,7 +577,9 @@ class _EvBook:
             most = np.maximum(most, np.bincount(k_of[plugged], minlength=len(nodes)))
         slot_node = np.repeat(nodes, most)
         n = len(node)
-        return cls(node=node, arrival=arrival, departure=departure,
+        ids = sessions.indexes["session"] if "session" in sessions.indexes else np.arange(n)
+        return cls(node=node, arrival=arrival, departure=departure, ids=np.asarray(ids),
+                   bus=sessions.ev_bus.values.astype(int),
                    energy=sessions.ev_energy_mwh.values.astype(float),
                    p_max=sessions.ev_p_max_mw.values.astype(float), nodes=nodes, network=net,
                    layout=ev_slots(slot_node, net.node_bus[slot_node]),
@@ -622,6 +631,35 @@ class _EvBook:
         short = np.nan_to_num(self.unserved)
         return np.bincount(np.searchsorted(self.nodes, self.node), weights=short, minlength=len(self.nodes))
 
+    def counted(self, start: np.datetime64) -> np.ndarray:
+        """Whether each session was plugged in at some committed hour from ``start`` on."""
+        return (self.arrival < self.until) & (self.departure > start)
+
+    def session_results(self, start: np.datetime64) -> xr.Dataset:
+        """Per session plugged in during the run: bus, energy requested, delivered and unserved at
+        departure (MWh; NaN: still plugged in at the end)."""
+        kept = np.flatnonzero(self.counted(start))
+        attrs = {"units": "MWh", "cell_methods": "session: point"}
+        return xr.Dataset(
+            {
+                "ev_session_bus": ("session", self.bus[kept], {"units": "1", "long_name": "pandapower bus of the EV session"}),
+                "ev_session_energy_mwh": ("session", self.energy[kept], {**attrs, "long_name": "EV energy requested"}),
+                "ev_session_delivered_mwh": ("session", self.delivered[kept], {**attrs, "long_name": "EV energy delivered"}),
+                "ev_session_unmet_mwh": ("session", self.unserved[kept],
+                                         {**attrs, "long_name": "EV energy not delivered by departure (NaN: still plugged in)"}),
+            },
+            coords={"session": self.ids[kept]},
+        )
+
+    def findings(self, tol: float) -> list[tuple[float, str]]:
+        """(MWh, line) per session that left short by more than ``tol``, for the explanation."""
+        from gridopt.solve import ev_session_finding
+
+        ids = self.ids.tolist()  # Python scalars: their repr is the id as written
+        short = np.flatnonzero(np.nan_to_num(self.unserved) > tol)
+        return [ev_session_finding(f"EV session {ids[s]!r} at bus {self.bus[s]}", self.unserved[s],
+                                   self.departure[s], self.until) for s in short]
+
     def pending_mwh(self) -> float:
         """Energy still owed to sessions plugged in at the end of the run."""
         open_ = np.isnan(self.unserved) & (self.arrival < self.until)
@@ -633,7 +671,7 @@ class _EvBook:
 
         k = len(self.nodes)
         zeros = np.zeros((data.n_time, k))
-        counted = (self.arrival < np.datetime64(self.until)) & (self.departure > data.time[0].to_datetime64())
+        counted = self.counted(data.time[0].to_datetime64())
         bus = self.network.node_bus[self.nodes]
         return EvAggregates(
             index=bus, node=self.nodes, label=[f"EV sessions at bus {b}" for b in bus],

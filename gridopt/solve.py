@@ -34,8 +34,8 @@ from gridopt.dispatch.objective import TERMS, constant_terms, cost_terms
 from gridopt.dispatch.parts import DispatchProblem
 from gridopt.errors import ConfigError, SolverError
 
-__all__ = ["Status", "TERMINATION", "status_of", "hand_off", "solve", "run_highs", "read_solution", "extract",
-           "results_dataset", "explain", "MAX_EXPLANATION_LINES"]
+__all__ = ["Status", "TERMINATION", "status_of", "hand_off", "to_highs", "solve", "run_highs", "read_solution", "extract",
+           "results_dataset", "explain", "ev_session_finding", "MAX_EXPLANATION_LINES"]
 
 MAX_EXPLANATION_LINES = 50
 
@@ -98,7 +98,7 @@ def hand_off(problem: DispatchProblem, via: str = "direct") -> None:
         lp = from_pyomo(pyomo_model(problem), problem)
     else:
         raise ConfigError(f"hand_off: via must be 'direct' or 'pyomo' (got {via!r})")
-    problem.highs = _to_highs(lp)
+    problem.highs = to_highs(lp)
     problem.n_rows, problem.n_cols = lp.shape
     problem.held, problem.solution = {}, None  # of any earlier hand-off
     blocks = {name: problem.columns[name] for name in _slack_blocks(problem)}
@@ -106,7 +106,8 @@ def hand_off(problem: DispatchProblem, via: str = "direct") -> None:
     problem.timings["time_handoff_s"] = perf_counter() - start
 
 
-def _to_highs(lp: LinearProgram):
+def to_highs(lp: LinearProgram):
+    """A new quiet ``highspy.Highs`` holding ``lp`` (``passModel``, column-wise)."""
     n_row, n_col = lp.shape
     matrix = lp.matrix
     highs = highspy.Highs()
@@ -313,11 +314,13 @@ def extract(problem: DispatchProblem) -> xr.Dataset:
 
 
 def results_dataset(
-    data: DispatchData, values: dict[str, np.ndarray], nodal_price_per_mwh: np.ndarray, solver: str
+    data: DispatchData, values: dict[str, np.ndarray], nodal_price_per_mwh: np.ndarray, solver: str,
+    ev_findings: list[tuple[float, str]] | None = None,
 ) -> xr.Dataset:
     """The results dataset of decisions ``values`` (column block name → array of its shape) and
     nodal prices (time × node, currency/MWh): decisions, prices, emissions, CF attrs, status
-    (infeasible_as_posed when a slack is in use), explanation and cost breakdown; no objective."""
+    (infeasible_as_posed when a slack is in use), explanation and cost breakdown; no objective.
+    ``ev_findings`` replaces the explanation's EV lines (see ``explain``)."""
     ds = _decisions(data, values)
     ds["bus_price_per_mwh"] = (("time", "bus"), nodal_price_per_mwh[:, data.network.node_of_bus])
     ds.update(_emissions(data, values))
@@ -325,7 +328,7 @@ def results_dataset(
     for name, attrs in VARIABLE_ATTRS.items():
         if name in ds:
             ds[name].attrs.update(attrs)
-    lines = explain(data, values)
+    lines = explain(data, values, ev_findings)
     status = Status.INFEASIBLE_AS_POSED if lines else Status.OPTIMAL
     ds.attrs.update(_data_attrs(data, solver, status))
     ds.attrs["explanation"] = "\n".join(lines)
@@ -419,14 +422,17 @@ def _when(time: pd.Timestamp) -> str:
     return f"{pd.Timestamp(time):%Y-%m-%d %H:%M} UTC"
 
 
-def explain(data: DispatchData, v: dict[str, np.ndarray]) -> list[str]:
-    """One line per slack in use beyond the tolerance, in grid terms; worst first per kind."""
+def explain(data: DispatchData, v: dict[str, np.ndarray],
+            ev_findings: list[tuple[float, str]] | None = None) -> list[str]:
+    """One line per slack in use beyond the tolerance, in grid terms; worst first per kind.
+    ``ev_findings``: (MWh, line) pairs of unserved EV energy found by the caller instead of from
+    ``data.ev`` (a rolling horizon names sessions where its stitched run holds buses)."""
     tol = data.options.slack_tolerance
     net = data.network
     found: list[tuple[float, str]] = []
     for t, n in np.argwhere(v["shed.p"] > tol):
         found.append((v["shed.p"][t, n], f"{net.node_label[n]} sheds {v['shed.p'][t, n]:.3f} MW of load at {_when(data.time[t])}"))
-    found += _ev_lines(data, v, tol)
+    found += _ev_lines(data, v, tol) if ev_findings is None else ev_findings
     # DC: MW beyond ±S. LinDistFlow: the L1 length of the (P, Q) shift into the rating's polygon,
     # at least the apparent power's excess over S (gridopt.dispatch.network)
     over = sum(v[f"flow.{name}"] for name in THERMAL_SLACKS if f"flow.{name}" in v)
@@ -451,17 +457,21 @@ def _ev_lines(data: DispatchData, v: dict[str, np.ndarray], tol: float) -> list[
     if ev is None:
         return []
     end = data.time[-1] + pd.Timedelta(hours=data.dt_h)
-    out = []
     if isinstance(ev, EvSessions):
-        for s in np.flatnonzero(v["ev.unmet"] > tol):
-            due = min(pd.Timestamp(ev.departure[s]), end)
-            when = "at departure" if due < end or pd.Timestamp(ev.departure[s]) == end else "by the end of the horizon"
-            out.append((v["ev.unmet"][s], f"{ev.label[s]} is short {v['ev.unmet'][s]:.3f} MWh {when} {_when(due)}"))
-        return out
+        return [ev_session_finding(ev.label[s], v["ev.unmet"][s], ev.departure[s], end)
+                for s in np.flatnonzero(v["ev.unmet"] > tol)]
     short = v["ev.unmet"] + ev.shortfall_mwh
-    for k in np.flatnonzero(short > tol):
-        out.append((short[k], f"{ev.label[k]} ({ev.n_sessions[k]} sessions) is short {short[k]:.3f} MWh by {_when(end)}"))
-    return out
+    return [(short[k], f"{ev.label[k]} ({ev.n_sessions[k]} sessions) is short {short[k]:.3f} MWh by {_when(end)}")
+            for k in np.flatnonzero(short > tol)]
+
+
+def ev_session_finding(label: str, short_mwh: float, departure, end) -> tuple[float, str]:
+    """(MWh, line) for an EV session short ``short_mwh`` when it leaves at ``departure``, or at
+    ``end`` (the horizon's end, exclusive) if it is still plugged in then."""
+    departure = pd.Timestamp(departure)
+    due = min(departure, pd.Timestamp(end))
+    when = "at departure" if departure <= due else "by the end of the horizon"
+    return short_mwh, f"{label} is short {short_mwh:.3f} MWh {when} {_when(due)}"
 
 
 def _voltage_lines(data: DispatchData, v: dict[str, np.ndarray], tol: float) -> list[tuple[float, str]]:

@@ -101,6 +101,26 @@ def test_ev_session_over_midnight_is_served_across_two_windows():
         assert ds.attrs["kpi_ev_pending_mwh"] == pytest.approx(0.0, abs=1e-6)
 
 
+def test_a_car_left_short_is_named_with_what_it_lacked():
+    """Car 'short' (00:00-02:00, up to 1 MW) asks for 5 MWh: 2 hours at 1 MW deliver 2, so it
+    leaves 3 MWh short at 02:00 and the run is infeasible as posed, naming it. Car 'late' arrives at
+    23:00 on day 2 for 1 MWh and leaves after the run's end; the price rises at midnight, so it takes
+    its 1 MWh at 23:00 and is still plugged in at the end: pending, not unserved."""
+    cars = xr.concat([_session("2016-06-06T00:00", "2016-06-06T02:00", 5.0, "short"),
+                      _session("2016-06-07T23:00", "2016-06-08T05:00", 1.0, "late")], dim="session")
+    price = np.full(60, 50.0)
+    price[48:] = 100.0
+    scenario = _scenario(_feeder(battery=False), price, cars)
+    ds = roll(scenario, issue_times(DAY1, DAY1 + pd.Timedelta(days=1), where="test"), horizon_h=36)
+    assert ds.attrs["status"] == "infeasible_as_posed"
+    assert ds.attrs["explanation"] == "EV session 'short' at bus 1 is short 3.000 MWh at departure 2016-06-06 02:00 UTC"
+    sessions = ds[["ev_session_delivered_mwh", "ev_session_unmet_mwh"]].to_dataframe()
+    assert sessions.loc["short"].tolist() == pytest.approx([2.0, 3.0], abs=1e-6)
+    assert sessions.loc["late", "ev_session_delivered_mwh"] == pytest.approx(1.0, abs=1e-6)
+    assert np.isnan(sessions.loc["late", "ev_session_unmet_mwh"])
+    assert ds.ev_unmet_mwh.sel(ev_bus=1).item() == pytest.approx(3.0, abs=1e-6)
+
+
 def test_two_cars_at_one_bus_get_exactly_their_own_hours():
     """At bus 1, car 'a' is plugged in 00:00-03:00 and car 'b' 01:00-02:00, each asking for 1 MWh
     at up to 1 MW; prices 10 at 00:00, 80 at 01:00, 20 at 02:00, 50 elsewhere. 'b' can only
