@@ -304,12 +304,14 @@ def cmd_dayahead(args: argparse.Namespace) -> int:
             bar.update(tasks[run], completed=done, last=last)
 
         outcome = dayahead(config, args.start, args.end, horizon_h=horizon, perfect=args.perfect,
-                           persistent=not args.rebuild, store=_store(args), out=args.out,
+                           persistent=not args.rebuild, ac=not args.no_ac, store=_store(args), out=args.out,
                            progress=progress)
     attrs = outcome.results.attrs
     out.print(_dayahead_table(attrs, outcome.perfect is not None, config.grid.currency))
     out.print(_dayahead_timing(attrs))
     _print_explanation(attrs, most=10)
+    if not args.no_ac:
+        _print_ac(outcome.results)
     return _stored(attrs, outcome.run_id, args.out)
 
 
@@ -494,6 +496,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--horizon", default="36h", help="look-ahead of each window, e.g. 36h (default 36h; 24 h are committed)")
     p.add_argument("--perfect", action="store_true", help="perfect foresight only (no forecasts, no attribution)")
     p.add_argument("--rebuild", action="store_true", help="rebuild the LP every window instead of updating it")
+    p.add_argument("--no-ac", action="store_true", help="skip the AC power flow of every committed hour")
     p.add_argument("--out", type=Path, help="also write the stitched results NetCDF here")
     p.set_defaults(func=cmd_dayahead)
 

@@ -142,14 +142,16 @@ def dayahead(
     horizon_h: int = 36,
     perfect: bool = False,
     persistent: bool = True,
+    ac: bool = True,
     store=None,
     out: Path | None = None,
     progress: Callable[[str, int, int, Window], None] | None = None,
 ) -> DayaheadOutcome:
     """``gridopt dayahead``: the forecast run and, for the attribution, the same period with
-    perfect foresight (``perfect``: that run alone); stores the (first) run like ``gridopt run``.
-    ``progress(run, done, total, window)``; ``run`` is "forecast" or "perfect"."""
-    from gridopt.run import check_destinations, run_inputs, save_results
+    perfect foresight (``perfect``: that run alone); the AC power flow of every committed hour of
+    the (first) run (``ac``: its setpoints against the actual loads), which is stored like
+    ``gridopt run``. ``progress(run, done, total, window)``; ``run`` is "forecast" or "perfect"."""
+    from gridopt.run import check_destinations, run_inputs, save_results, with_ac_check
 
     check_destinations(store, out)
     issues = issue_times(start, end, where=str(config.path))
@@ -163,6 +165,8 @@ def dayahead(
     results = runs[foresights[0]]
     attribution = {} if perfect else attribute(results, runs["perfect"])
     results.attrs.update({f"kpi_{k}": v for k, v in attribution.items()})
+    if ac:
+        results = with_ac_check(scenario, results)
     results.attrs["model"] = config.name
     options = {"dayahead": {"from": str(issues[0].date()), "to": str(issues[-1].date()),
                             "horizon_h": horizon_h, "foresight": foresights[0],

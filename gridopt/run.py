@@ -78,7 +78,7 @@ def run_model(
         results = timed("optimize", optimize, scenario.net, series, scenario.ev_sessions, **opts)
         _raise_if_unsolved(results, config)
         if ac:
-            results = timed("ac check", _with_ac_check, scenario, results)
+            results = timed("ac check", with_ac_check, scenario, results)
     baseline = timed("baseline", baseline_dispatch, scenario.net, series, scenario.ev_sessions, **opts)
     _raise_if_unsolved(baseline, config, "baseline ")
     results, baseline = _with_signals(results, scenario), _with_signals(baseline, scenario)
@@ -142,7 +142,7 @@ def _ac_looped(scenario, config: ModelConfig, opts: dict, iterations: int, say) 
     results, ac, record = ac_loop(scenario.net, scenario.series, scenario.ev_sessions,
                                   max_iterations=iterations, progress=report, **opts)
     _raise_if_unsolved(results, config)
-    merged = _with_ac_check(scenario, results, ac)
+    merged = with_ac_check(scenario, results, ac)
     merged.attrs["ac_loop"] = "\n".join(
         f"iteration {it.number}: {it.violations} violations"
         + (f" (worst {it.worst})" if it.worst else "")
@@ -150,7 +150,7 @@ def _ac_looped(scenario, config: ModelConfig, opts: dict, iterations: int, say) 
     return merged
 
 
-def _with_ac_check(scenario, results: xr.Dataset, ac: xr.Dataset | None = None) -> xr.Dataset:
+def with_ac_check(scenario, results: xr.Dataset, ac: xr.Dataset | None = None) -> xr.Dataset:
     """The results with the AC power flow of every step, its violations and the linear error."""
     from gridopt.validate import ac_check, ac_violations, linear_error, violation_lines
 

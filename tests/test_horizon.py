@@ -188,7 +188,7 @@ def test_commit_longer_than_the_horizon_is_refused(default_june):
         roll(scenario, issues, horizon_h=24, commit_h=36)
 
 
-def test_cli_dayahead_two_days_with_forecasts_stores_the_settled_run(tmp_path, default_june):
+def test_cli_dayahead_two_days_with_forecasts_stores_the_settled_run(tmp_path, default_june, capsys):
     # every session of the run can take its energy at full power while plugged in, and each car
     # is planned on its own: none is short, no slack is in use (exit 0, status optimal)
     ev = default_june[0].ev_sessions
@@ -213,6 +213,12 @@ def test_cli_dayahead_two_days_with_forecasts_stores_the_settled_run(tmp_path, d
         attrs["kpi_cost_total"] - attrs["kpi_perfect_cost_total"])
     assert len(attrs["window_time_highs_s"]) == 2
     assert record.kpis["cost_total"] == pytest.approx(attrs["kpi_cost_total"])
+    # the AC power flow of every committed hour: converged, and the lossless plan's import plus the
+    # AC losses is the AC import to within the shunts' and losses' second-order effects (0.1 MW)
+    assert bool(ds.ac_converged.all()) and ds.ac_converged.sizes["time"] == 48
+    gap = ds.ac_ext_grid_p_mw.sum("ext_grid") - ds.ext_grid_import_mw.sum("ext_grid") - ds.ac_losses_mw
+    assert float(abs(gap).max()) < 0.1
+    assert "AC power flow (lightsim2grid): 0 violations" in capsys.readouterr().out
 
 
 def test_air_quality_caps_are_refused_in_one_line(shared_data, capsys):
