@@ -25,14 +25,17 @@ December 2022), SimBench loads and PV (every 3 days, March to December 2016) and
 PV plants with irradiance (every 5 days from March 2019).
 
 Run:  python benchmarks/forecast_100.py              (under a minute on 2 cores)
-      python benchmarks/forecast_100.py --skill      (10-15 minutes)
+      python benchmarks/forecast_100.py --skill      (8-10 minutes; last results, before and
+                                                      after the blend with persistence:
+                                                      benchmarks/results/forecast_skill.txt)
 Needs the public data (GRIDOPT_SHARED_DATA or ../shared/data) and dask[distributed].
 
-Measured on the shared 2-core machine (another session kept one core at 100 %, load average
-1.4): data 17 s; serial 10.0 s (100 ms per series, 9.9 s CPU); cluster start 3.3 s; dask 12.2 s
-(11.1 s CPU in the tasks). The CPU time is the same either way; with one free core the cluster
-cannot run two tasks at once, so its wall time is the serial one plus overhead (on an idle
-machine expect about half). Budget 60 s: met both ways.
+Measured on the shared 2-core machine (other sessions busy, load average 2.9): data 16 s;
+serial 10.5 s (105 ms per series, 10.2 s CPU); cluster start 3.4 s; dask 10.5 s (10.5 s CPU in
+the tasks). Before the per-lead blend with persistence (gridopt.forecast.core), in the same
+conditions: serial 9.7 s (9.6 s CPU), dask 11.7 s. The CPU time is the same either way; with
+about one free core the cluster cannot run two tasks at once, so its wall time is the serial one
+plus overhead (on an idle machine expect about half). Budget 60 s: met both ways.
 """
 
 from __future__ import annotations

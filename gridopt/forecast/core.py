@@ -7,13 +7,21 @@ the target at ``T + h`` on the kind's scale (identity, log, clear-sky index). It
 the origins at the same hour of day as ``T`` (± ``ISSUE_HOUR_SPREAD_H``) over the
 ``history_days`` before ``T``, using only targets observed before ``T``.
 
-Where the kind gives a persistence forecast (the last value), each lead keeps the regression
-only if its leave-one-out mean absolute error on the training rows is below persistence's;
-else the lead forecasts persistence (slowly varying series: a baseload plant, hydro).
+Where the kind gives a persistence forecast (the last value), each lead blends the regression
+with it on the model scale: ``w * regression + (1 - w) * persistence``, ``w`` one of
+:data:`BLEND_WEIGHTS` (1 … 0). The training rows choose ``w``: their leave-one-out errors of the
+blend are ``w * e_reg + (1 - w) * e_pers`` (``e_reg`` the regression's leave-one-out residuals,
+``e_pers`` persistence's errors), and the ``w`` whose blended forecasts of the training targets,
+mapped back to units, have the lowest mean absolute error wins (ties: the larger ``w``). Units,
+not the model scale, because forecasts are scored in units: on the log scale of air quality an
+error in a pollution episode counts as much as one in clean air, in units it counts by its
+size. ``w`` 0 is persistence (slowly varying series: a baseload plant, hydro). Only targets
+observed before the issue time enter the choice.
 
-Intervals come from the leave-one-out (PRESS) residuals of each lead's fit: the forecast
-distribution is the point forecast plus those residuals, mapped back to the series' units, so
-the bounds follow the residuals' shape (skew, heavy tails) rather than a normal assumption.
+Intervals come from the leave-one-out (PRESS) errors of each lead: the forecast distribution is
+the (blended) point forecast plus the (blended) errors of the training rows, mapped back to the
+series' units, so the bounds follow the errors' shape (skew, heavy tails) rather than a normal
+assumption.
 ``median`` and the bounds are quantiles of that distribution, ``mean`` its mean (the smearing
 estimator of Duan 1983: the back-transformed mean on a log scale exceeds the median).
 """
@@ -52,6 +60,8 @@ _PROBS = (0.5, 0.10, 0.90, 0.025, 0.975)  # the quantiles behind COLUMNS[1:]
 ISSUE_HOUR_SPREAD_H = 2  # training origins within ± this many hours of the issue's hour of day
 MIN_ROWS = 60  # fewest usable training rows per lead (and at least two per feature)
 MAX_HORIZON_H = 168
+BLEND_WEIGHTS = (1.0, 0.75, 0.5, 0.25, 0.0)
+"""Candidate weights of the regression in its blend with persistence, preferred first on ties."""
 HOUR = pd.Timedelta(hours=1)
 
 
@@ -62,7 +72,8 @@ class Design:
     ``z``: the target on the model's scale (NaN: missing, night, or after the issue time).
     ``columns(p, h)``: the feature matrix (len(p), k) for origins ``p`` and lead ``h``; it reads
     ``z`` only before ``p``; its first column is the intercept (ones). ``back(values, t)``:
-    model-scale values at target position ``t`` → units (monotone non-decreasing).
+    model-scale values at target position ``t`` → units (monotone non-decreasing; ``t`` may
+    also be an array of positions, one per value).
     ``first_origin``: the first origin whose features exist. ``fixed(t)``: for a target
     position whose value needs no regression (PV at night), samples of its value in units;
     None otherwise (``fixed`` None: never). ``naive``: the persistence forecast on the model
@@ -71,7 +82,7 @@ class Design:
 
     z: np.ndarray
     columns: Callable[[np.ndarray, int], np.ndarray]
-    back: Callable[[np.ndarray, int], np.ndarray]
+    back: Callable[[np.ndarray, int | np.ndarray], np.ndarray]
     first_origin: int
     fixed: Callable[[int], np.ndarray | None] | None = None
     naive: np.ndarray | None = None
@@ -147,8 +158,8 @@ def _summary(samples: np.ndarray) -> np.ndarray:
 
 def _lead(design: Design, issue: int, h: int, history_h: int, where: str) -> np.ndarray:
     """Samples of the forecast distribution at lead ``h`` in units (none: a feature is missing):
-    the point forecast plus the leave-one-out residuals of the regression, or persistence plus
-    its errors on the training rows when those are smaller (mean absolute)."""
+    the point forecast plus the leave-one-out errors of the training rows, both blended with
+    persistence when the kind gives it (:func:`_blend_weight`)."""
     p = _training_origins(issue, h, design.first_origin, history_h)
     x, b = design.columns(p, h), design.z[p + h]
     keep = np.isfinite(x).all(axis=1) & np.isfinite(b)
@@ -170,9 +181,27 @@ def _lead(design: Design, issue: int, h: int, history_h: int, where: str) -> np.
     point, errors = (x0[:, used] @ fit.params)[0], _loo_residuals(fit)
     if design.naive is not None:
         naive_errors = b - design.naive[p[keep] - 1]
-        if np.mean(np.abs(naive_errors)) < np.mean(np.abs(errors)):
-            point, errors = design.naive[issue - 1], naive_errors
+        w = _blend_weight(design.back, b, p[keep] + h, errors, naive_errors)
+        point = w * point + (1 - w) * design.naive[issue - 1]
+        errors = w * errors + (1 - w) * naive_errors
     return design.back(point + errors, issue + h)
+
+
+def _blend_weight(back: Callable[[np.ndarray, int | np.ndarray], np.ndarray], b: np.ndarray,
+                  t: np.ndarray, fit_errors: np.ndarray, naive_errors: np.ndarray) -> float:
+    """The weight of the regression, from :data:`BLEND_WEIGHTS`, whose blend with persistence
+    forecasts the training targets best in units (mean absolute error; ties: the first).
+
+    ``b``: the targets on the model scale at positions ``t``; ``fit_errors``, ``naive_errors``:
+    target minus the regression's leave-one-out forecast, and minus persistence.
+    """
+    actual = back(b, t)
+
+    def mae(w: float) -> float:
+        blended = b - (w * fit_errors + (1 - w) * naive_errors)
+        return float(np.mean(np.abs(back(blended, t) - actual)))
+
+    return min(BLEND_WEIGHTS, key=mae)
 
 
 def _training_origins(issue: int, h: int, first: int, history_h: int) -> np.ndarray:
