@@ -5,7 +5,8 @@ gridopt's LP of ``case118`` (``registry``) with the slack columns held at zero, 
 runs in a fresh ``Highs`` in this process, one after the other; objectives must agree to 1e-9.
 Variants are HiGHS options as ``NAME=VALUE`` separated by spaces, one variant per argument, or
 ``order=time`` (columns and rows sorted by time step, then block: a banded matrix) and
-``order=random`` (a seeded shuffle).
+``order=random`` (a seeded shuffle). HiGHS fixes its thread pool at its first run in a process:
+give a ``threads`` variant a run of its own.
 
     python benchmarks/highs_options.py --hours 720 "" "simplex_strategy=3 threads=2" order=time
 """
@@ -51,7 +52,7 @@ def permuted(lp: LinearProgram, cols: np.ndarray, rows: np.ndarray) -> LinearPro
                          lp.row_lower[rows], lp.row_upper[rows])
 
 
-def variant(lp: LinearProgram, col_step: np.ndarray, row_step: np.ndarray, text: str) -> dict:
+def variant(lp: LinearProgram, col_step: np.ndarray, row_step: np.ndarray, text: str, limit_s: float) -> dict:
     options = dict(item.split("=", 1) for item in text.split())
     order = options.pop("order", "registry")
     if order == "time":  # stable: within a step, registry (block) order
@@ -64,8 +65,10 @@ def variant(lp: LinearProgram, col_step: np.ndarray, row_step: np.ndarray, text:
         if highs.setOptionValue(name, _value(value)) != highspy.HighsStatus.kOk:
             return {"status": "option refused by this HiGHS build", "highs_s": np.nan,
                     "objective": np.nan, "iterations": 0, "ipm_iterations": 0}
-    highs.setOptionValue("time_limit", 300.0)
-    highs.run()
+    highs.setOptionValue("time_limit", limit_s)
+    if highs.run() == highspy.HighsStatus.kError:  # e.g. a new ``threads`` after HiGHS's first run here
+        return {"status": "HiGHS refused to run it (run this variant alone)", "highs_s": np.nan,
+                "objective": np.nan, "iterations": 0, "ipm_iterations": 0}
     info = highs.getInfo()
     return {"status": highs.getModelStatus().name, "highs_s": highs.getRunTime(),
             "objective": info.objective_function_value, "iterations": info.simplex_iteration_count,
@@ -84,6 +87,7 @@ def _value(text: str):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--hours", type=int, default=720)
+    parser.add_argument("--time-limit", type=float, default=120.0, help="seconds per variant")
     parser.add_argument("variants", nargs="*", default=[""])
     args = parser.parse_args()
     lp, col_step, row_step = held_lp(args.hours)
@@ -92,7 +96,7 @@ def main() -> None:
     print("|---|---|---|---|---|---|")
     reference = None
     for text in args.variants:
-        r = variant(lp, col_step, row_step, text)
+        r = variant(lp, col_step, row_step, text, args.time_limit)
         if r["status"] == "kOptimal":
             reference = r["objective"] if reference is None else reference
             assert abs(r["objective"] - reference) <= 1e-9 * abs(reference), (text, r)
