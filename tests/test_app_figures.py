@@ -97,6 +97,14 @@ def test_ev_by_bus_sums_the_sessions_of_each_bus(default):
                                default["ev_p_mw"].sum("session").values)
 
 
+def test_ev_by_bus_of_a_dayahead_run_is_its_per_bus_power(runs):
+    dayahead = runs[0].open(runs[1]["urban_mvlv"])
+    fig = figures.ev_by_bus(dayahead)
+    assert [t.name for t in fig.data] == [f"bus {b}" for b in dayahead["ev_bus"].values.tolist()]
+    for k, t in enumerate(fig.data):
+        np.testing.assert_array_equal(t.y, dayahead["ev_p_mw"].isel(ev_bus=k).values)
+
+
 def test_storage_soc_one_line_per_battery(default):
     fig = figures.storage_soc(default)
     assert len(fig.data) == default.sizes["storage"]

@@ -151,8 +151,10 @@ def dispatch_stack(ds: xr.Dataset) -> go.Figure:
 
 
 def ev_by_bus(ds: xr.Dataset) -> go.Figure:
-    """EV charging power (MW) summed over the sessions at each bus, stacked."""
-    by_bus = ds["ev_p_mw"].groupby(ds["ev_bus"]).sum()
+    """EV charging power (MW) at each bus, stacked: summed over the sessions at the bus (a
+    per-session run) or as the run holds it (per ``ev_bus``: envelopes, day-ahead)."""
+    power = ds["ev_p_mw"]
+    by_bus = power.groupby(ds["ev_bus"]).sum() if "session" in power.dims else power
     fig = _figure("EV charging power by bus", ds)
     for bus in by_bus["ev_bus"].values:
         fig.add_scatter(x=ds["time"].values, y=by_bus.sel(ev_bus=bus).values,

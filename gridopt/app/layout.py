@@ -259,7 +259,7 @@ def _table(header, rows, table_id: str) -> html.Table:
 
 def ev_storage(data: AppData, route: Route) -> list:
     plot = data.plot_dataset(route.run)
-    has_ev = "ev_p_mw" in plot and "ev_bus" in plot and plot.sizes.get("session", 0) > 0
+    has_ev = "ev_p_mw" in plot and "ev_bus" in plot and plot["ev_p_mw"].size > 0
     has_soc = "storage_soc_mwh" in plot and plot.sizes.get("storage", 0) > 0
     return [
         _title("EV charging and storage", route),
