@@ -8,8 +8,9 @@ current optimum overloads, then HiGHS runs again from its basis, until no line i
 optimum is the same LP's (checked: objectives agree to 1e-9). It pays when few limits bind; on the
 anchor, whose ratings are 1.25 x the base-case flow, about 40 % of the (step, line) pairs are
 overloaded in the first round, and each added row is dense (one entry per injecting column of
-the step), so it is slower than gridopt's formulation. Measured and kept as the record of why
-gridopt does not use it (benchmarks/README.md, "Tried and not adopted").
+the step), so it is no faster than gridopt's formulation (about the same HiGHS time at T = 168
+and 720). Measured and kept as the record of why gridopt does not use it (benchmarks/RESULTS.md,
+"Other ways tried at large T").
 
 Both variants are solved with the slack columns held at zero (as ``lazy_slacks`` holds them; no
 slack is used at this optimum). Single island (case118).
