@@ -19,22 +19,29 @@ import highspy
 import numpy as np
 from registry import case
 
+from run import option_value
+
 from gridopt.dispatch import build
 from gridopt.dispatch.lp import LinearProgram, assemble
-from gridopt.solve import to_highs
-
-HELD = ("shed.p", "flow.over_pos", "flow.over_neg")
+from gridopt.solve import slack_blocks, to_highs
 
 
-def held_lp(hours: int) -> tuple[LinearProgram, np.ndarray, np.ndarray]:
-    """The held LP, and each column's and row's time step (T for blocks without one)."""
+def anchor(hours: int):
+    """gridopt's problem of the anchor over ``hours``, built (not handed off)."""
     c = case("case118", hours)
-    problem = build(c.net, c.series, c.options, c.ev)
+    return build(c.net, c.series, c.options, c.ev)
+
+
+def held_lp(problem) -> LinearProgram:
+    """The problem's LP with gridopt's slack blocks held at zero (``gridopt.solve.slack_blocks``,
+    as ``lazy_slacks`` holds them)."""
     lp = assemble(problem)
-    for name in HELD:
+    for name in slack_blocks(problem):
         block = problem.columns[name]
-        lp.col_upper[block.start : block.start + block.size] = 0.0
-    return lp, _steps(problem.columns, lp.shape[1], hours), _steps(problem.rows, lp.shape[0], hours)
+        held = np.clip(0.0, block.lb, block.ub)
+        lp.col_lower[block.start : block.start + block.size] = held
+        lp.col_upper[block.start : block.start + block.size] = held
+    return lp
 
 
 def _steps(blocks, size: int, hours: int) -> np.ndarray:
@@ -62,7 +69,7 @@ def variant(lp: LinearProgram, col_step: np.ndarray, row_step: np.ndarray, text:
         lp = permuted(lp, rng.permutation(lp.shape[1]), rng.permutation(lp.shape[0]))
     highs = to_highs(lp)
     for name, value in options.items():
-        if highs.setOptionValue(name, _value(value)) != highspy.HighsStatus.kOk:
+        if highs.setOptionValue(name, option_value(value)) != highspy.HighsStatus.kOk:
             return {"status": "option refused by this HiGHS build", "highs_s": np.nan,
                     "objective": np.nan, "iterations": 0, "ipm_iterations": 0}
     highs.setOptionValue("time_limit", limit_s)
@@ -75,22 +82,15 @@ def variant(lp: LinearProgram, col_step: np.ndarray, row_step: np.ndarray, text:
             "ipm_iterations": info.ipm_iteration_count}
 
 
-def _value(text: str):
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return text
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--hours", type=int, default=720)
     parser.add_argument("--time-limit", type=float, default=120.0, help="seconds per variant")
     parser.add_argument("variants", nargs="*", default=[""])
     args = parser.parse_args()
-    lp, col_step, row_step = held_lp(args.hours)
+    problem = anchor(args.hours)
+    lp = held_lp(problem)
+    col_step, row_step = _steps(problem.columns, lp.shape[1], args.hours), _steps(problem.rows, lp.shape[0], args.hours)
     print(f"T = {args.hours}: {lp.shape[1]} columns, {lp.shape[0]} rows (slacks held)")
     print("| variant | status | HiGHS s | simplex iterations | IPM iterations | objective |")
     print("|---|---|---|---|---|---|")

@@ -25,13 +25,10 @@ import argparse
 import highspy
 import numpy as np
 import scipy.sparse as sp
-from registry import case
+from highs_options import anchor, held_lp
 
-from gridopt.dispatch import build
-from gridopt.dispatch.lp import LinearProgram, assemble
+from gridopt.dispatch.lp import LinearProgram
 from gridopt.solve import to_highs
-
-HELD = ("shed.p", "flow.over_pos", "flow.over_neg")  # slack columns, held at zero in both variants
 
 
 def ptdf(net) -> np.ndarray:
@@ -49,24 +46,17 @@ def ptdf(net) -> np.ndarray:
     return out
 
 
-def held_bounds(problem, lp: LinearProgram) -> np.ndarray:
-    upper = lp.col_upper.copy()
-    for name in HELD:
-        block = problem.columns[name]
-        upper[block.start : block.start + block.size] = 0.0
-    return upper
-
-
-def solve_full(problem, lp: LinearProgram) -> dict:
-    highs = to_highs(LinearProgram(lp.matrix, lp.cost, lp.offset, lp.col_lower, held_bounds(problem, lp),
-                                    lp.row_lower, lp.row_upper))
+def solve_full(lp: LinearProgram) -> dict:
+    """gridopt's LP (slacks held), as it is."""
+    highs = to_highs(lp)
     highs.run()
     return {"highs_s": highs.getRunTime(), "objective": highs.getInfo().objective_function_value,
             "rows": lp.shape[0]}
 
 
 def solve_lazy(problem, lp: LinearProgram) -> dict:
-    """The PTDF variant: relaxed LP first, then violated limits added round by round."""
+    """The PTDF variant of ``lp`` (gridopt's LP of ``problem``, slacks held): relaxed LP first,
+    then violated limits added round by round."""
     net, n_time = problem.data.network, problem.data.n_time
     assert len(net.ref_node) == 1, "one island only"
     n_node = net.n_node
@@ -82,7 +72,7 @@ def solve_lazy(problem, lp: LinearProgram) -> dict:
     for block in network_rows:
         other[block.start : block.start + block.size] = False
     system = sp.kron(sp.identity(n_time), np.ones((1, n_node))) @ injection  # one balance per step
-    col_lower, col_upper = lp.col_lower.copy(), held_bounds(problem, lp)
+    col_lower, col_upper = lp.col_lower.copy(), lp.col_upper.copy()
     col_lower[not_flow == 0] = col_upper[not_flow == 0] = 0.0  # the flows are not columns here
     highs = to_highs(LinearProgram(
         sp.vstack([a[other], system]).tocsc(), lp.cost, lp.offset, col_lower, col_upper,
@@ -129,10 +119,9 @@ def main() -> None:
     print("| T | gridopt LP rows | HiGHS s | PTDF + lazy limits: rounds | limits added / all | rows | HiGHS s |")
     print("|---|---|---|---|---|---|---|")
     for hours in args.hours:
-        c = case("case118", hours)
-        problem = build(c.net, c.series, c.options, c.ev)
-        lp = assemble(problem)
-        full, lazy = solve_full(problem, lp), solve_lazy(problem, lp)
+        problem = anchor(hours)
+        lp = held_lp(problem)
+        full, lazy = solve_full(lp), solve_lazy(problem, lp)
         assert abs(full["objective"] - lazy["objective"]) <= 1e-9 * abs(full["objective"]), (full, lazy)
         print(f"| {hours} | {full['rows']} | {full['highs_s']:.2f} | {lazy['rounds']} | {lazy['limits_added']} / "
               f"{lazy['limits_all']} | {lazy['rows']} | {lazy['highs_s']:.2f} |", flush=True)

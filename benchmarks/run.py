@@ -575,7 +575,8 @@ def parser(problems=None) -> argparse.ArgumentParser:
     return p
 
 
-def _option_value(text: str):
+def option_value(text: str):
+    """A command-line option value as int, float, bool or text."""
     for kind in (int, float):
         try:
             return kind(text)
@@ -596,9 +597,9 @@ def main(argv: list[str] | None = None) -> int:
     from registry import PROBLEMS
 
     args = parser(sorted(PROBLEMS)).parse_args(argv)
-    highs = {name: _option_value(value) for name, value in args.highs_option}
+    highs = {name: option_value(value) for name, value in args.highs_option}
     args.option_overrides = {"_runpp_steps": args.runpp_steps, **({"highs_options": highs} if highs else {}),
-                             **{name: _option_value(value) for name, value in args.option}}
+                             **{name: option_value(value) for name, value in args.option}}
     report = run(args)
     print(markdown(report))
     bad = [c for c in report["cases"] if not c["agree"]]

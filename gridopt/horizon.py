@@ -657,11 +657,12 @@ class _EvBook:
 
     def findings(self, tol: float) -> list[tuple[float, str]]:
         """(MWh, line) per session that left short by more than ``tol``, for the explanation."""
+        from gridopt.dispatch.inputs import ev_session_label
         from gridopt.solve import ev_session_finding
 
         ids = self.ids.tolist()  # Python scalars: their repr is the id as written
         short = np.flatnonzero(np.nan_to_num(self.unserved) > tol)
-        return [ev_session_finding(f"EV session {ids[s]!r} at bus {self.bus[s]}", self.unserved[s],
+        return [ev_session_finding(ev_session_label(ids[s], self.bus[s]), self.unserved[s],
                                    self.departure[s], self.until) for s in short]
 
     def pending_mwh(self) -> float:

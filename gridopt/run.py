@@ -24,7 +24,7 @@ from gridopt.config import ModelConfig
 from gridopt.errors import ConfigError, GridoptError, SolverError
 from gridopt.kpis import air_quality_kpis, avoided, kpis, policy_compared
 
-__all__ = ["RunOutcome", "run_model", "run_inputs", "check_destinations", "save_results"]
+__all__ = ["RunOutcome", "run_model", "run_inputs", "check_destinations", "save_results", "with_ac_check"]
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ from gridopt.dispatch.objective import TERMS, constant_terms, cost_terms
 from gridopt.dispatch.parts import DispatchProblem
 from gridopt.errors import ConfigError, SolverError
 
-__all__ = ["Status", "TERMINATION", "status_of", "hand_off", "to_highs", "solve", "run_highs", "read_solution", "extract",
+__all__ = ["Status", "TERMINATION", "status_of", "hand_off", "to_highs", "slack_blocks", "solve", "run_highs", "read_solution", "extract",
            "results_dataset", "explain", "ev_session_finding", "MAX_EXPLANATION_LINES"]
 
 MAX_EXPLANATION_LINES = 50
@@ -101,7 +101,7 @@ def hand_off(problem: DispatchProblem, via: str = "direct") -> None:
     problem.highs = to_highs(lp)
     problem.n_rows, problem.n_cols = lp.shape
     problem.held, problem.solution = {}, None  # of any earlier hand-off
-    blocks = {name: problem.columns[name] for name in _slack_blocks(problem)}
+    blocks = {name: problem.columns[name] for name in slack_blocks(problem)}
     problem.entries = {name: lp.matrix[:, b.start : b.start + b.size].T.tocsr() for name, b in blocks.items()}
     problem.timings["time_handoff_s"] = perf_counter() - start
 
@@ -209,7 +209,7 @@ def _run_with_slacks_held(problem: DispatchProblem) -> bool:
     return False
 
 
-def _slack_blocks(problem: DispatchProblem) -> list[str]:
+def slack_blocks(problem: DispatchProblem) -> list[str]:
     """The (time, element) column blocks priced as "slack", not empty."""
     slack = [name for name, terms in cost_terms(problem.data).items() if "slack" in terms]
     return [name for name in slack if name in problem.columns

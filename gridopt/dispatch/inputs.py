@@ -42,6 +42,7 @@ __all__ = [
     "EvSessions",
     "EvAggregates",
     "prepare",
+    "ev_session_label",
     "ev_slots",
     "fill_ev_slots",
 ]
@@ -806,6 +807,11 @@ def _plugged(arrival: np.ndarray, departure: np.ndarray, time: pd.DatetimeIndex,
     return session, step, np.clip(overlap, 0, None) / step_ns, np.where(count > 0, last, -1), hours_after
 
 
+def ev_session_label(session_id, bus: int) -> str:
+    """How explanations name an EV session: its id as written and its pandapower bus."""
+    return f"EV session {session_id!r} at bus {bus}"
+
+
 def ev_slots(node: np.ndarray, bus: np.ndarray) -> EvSessions:
     """Empty per-session slots at ``node`` (pandapower ``bus``): a rolling horizon's fixed EV
     layout, which ``fill_ev_slots`` fills for each window."""
@@ -867,7 +873,7 @@ def _per_session(s: _Sessions, n_time: int) -> EvSessions:
     return EvSessions(
         index=np.asarray(s.ids),
         node=s.node,
-        label=[f"EV session {sid!r} at bus {b}" for sid, b in zip(s.ids, s.bus)],
+        label=[ev_session_label(sid, b) for sid, b in zip(s.ids, s.bus)],
         bus=s.bus,
         p_max_mw=p_max,
         v2g=s.v2g,
